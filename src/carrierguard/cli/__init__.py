@@ -1,0 +1,1 @@
+"""The ``carrierguard`` command: one module per pillar, assembled in ``main``."""

@@ -1,0 +1,40 @@
+"""Entry point of the ``carrierguard`` command.
+
+Each pillar keeps its commands in its own module; this one only assembles them
+and turns a ``CarrierGuardError`` into a readable message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from carrierguard.cli import contracts, identity, mail
+from carrierguard.errors import CarrierGuardError
+
+app = typer.Typer(
+    name="carrierguard",
+    help="CarrierGuard: 契約審査とフィッシング対策 / contract screening and phishing-mail defence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+contracts.register(app)
+app.add_typer(mail.app, name="mail")
+app.add_typer(identity.app, name="identity")
+
+
+def main() -> None:
+    """Run the command; domain errors print as ``error [CODE]: message`` without a traceback."""
+    try:
+        app()
+    except CarrierGuardError as exc:
+        err = Console(stderr=True)
+        err.print(f"[bold red]error[/] [{exc.code}] {exc.message_ja}\n  {exc.message}", markup=True,
+                  highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The one error tree of CarrierGuard.
+
+Every error knows its stable reason ``code``, its HTTP ``status`` and a message in
+Japanese and English, so the web layer maps errors mechanically and the CLI
+prints them without a traceback. Foreign exceptions (SQLAlchemy, dnspython,
+HTTP clients) are translated at the edge with ``raise ... from exc``; the core
+never sees them.
+
+    CarrierGuardError                    500 INTERNAL_ERROR
+    ├── InvalidInput                     422 INVALID_REQUEST
+    │   └── PolicyError                  422 POLICY_INVALID   (file, line, field)
+    ├── AuthenticationFailed             401 AUTHENTICATION_REQUIRED
+    ├── PermissionDenied                 403 ROLE_FORBIDDEN
+    ├── NotFound                         404 NOT_FOUND
+    ├── Conflict                         409 CONFLICT
+    │   ├── IdempotencyKeyReused         409 IDEMPOTENCY_KEY_REUSED
+    │   └── InvalidTransition            409 INVALID_STATE_TRANSITION
+    └── StoreUnavailable                 503 STORE_UNAVAILABLE
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One bad field of an input, named by its dotted path."""
+
+    field: str
+    message: str
+
+
+class CarrierGuardError(Exception):
+    """Root of every error CarrierGuard raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_ja: ClassVar[str] = "内部エラーが発生しました。"
+
+    def __init__(self, message: str, *, message_ja: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_ja = message_ja or self.default_ja
+
+    def to_dict(self) -> dict[str, object]:
+        """Render for JSON bodies and structured logs."""
+        return {"code": self.code, "message_en": self.message, "message_ja": self.message_ja}
+
+
+class InvalidInput(CarrierGuardError):
+    """Input that cannot be accepted; ``problems`` names each bad field."""
+
+    status = 422
+    code = "INVALID_REQUEST"
+    default_ja = "入力内容に誤りがあります。"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: tuple[FieldProblem, ...] = (),
+        message_ja: str | None = None,
+    ) -> None:
+        super().__init__(message, message_ja=message_ja)
+        self.problems = problems
+
+    def to_dict(self) -> dict[str, object]:
+        body = CarrierGuardError.to_dict(self)
+        body["fields"] = [{"field": p.field, "message": p.message} for p in self.problems]
+        return body
+
+
+class PolicyError(InvalidInput):
+    """A policy file that fails to load; the message names file, line and field."""
+
+    code = "POLICY_INVALID"
+    default_ja = "ポリシーファイルが不正です。"
+
+    def __init__(self, path: str, line: int | None, field: str, reason: str) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(
+            f"{where}: field '{field}': {reason}",
+            problems=(FieldProblem(field, reason),),
+            message_ja=f"{where}: 項目 '{field}' が不正です: {reason}",
+        )
+        self.path = path
+        self.line = line
+        self.field = field
+        self.reason = reason
+
+
+class AuthenticationFailed(CarrierGuardError):
+    status = 401
+    code = "AUTHENTICATION_REQUIRED"
+    default_ja = "認証が必要です。有効な API キーを指定してください。"
+
+
+class PermissionDenied(CarrierGuardError):
+    status = 403
+    code = "ROLE_FORBIDDEN"
+    default_ja = "この操作を行う権限がありません。"
+
+
+class NotFound(CarrierGuardError):
+    status = 404
+    code = "NOT_FOUND"
+    default_ja = "指定されたものが見つかりません。"
+
+
+class Conflict(CarrierGuardError):
+    status = 409
+    code = "CONFLICT"
+    default_ja = "現在の状態ではこの操作はできません。"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_ja = "この Idempotency-Key は別の内容の申込みで使用済みです。"
+
+
+class InvalidTransition(Conflict):
+    code = "INVALID_STATE_TRANSITION"
+    default_ja = "この状態遷移は許可されていません。"
+
+
+class StoreUnavailable(CarrierGuardError):
+    status = 503
+    code = "STORE_UNAVAILABLE"
+    default_ja = "データベースに接続できません。しばらくしてから再試行してください。"

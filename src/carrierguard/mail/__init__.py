@@ -1,0 +1,1 @@
+"""Pillar M: mail authentication (SPF, DKIM, ARC, DMARC), phishing detection, milter."""
