@@ -129,3 +129,43 @@ class StoreUnavailable(CarrierGuardError):
     status = 503
     code = "STORE_UNAVAILABLE"
     default_ja = "データベースに接続できません。しばらくしてから再試行してください。"
+
+
+# --- Pillar M: mail authentication -------------------------------------------------------------
+#
+#    CarrierGuardError
+#    ├── InvalidInput
+#    │   └── MessageUnreadable           422 MESSAGE_UNREADABLE
+#    ├── DnsTemporaryFailure             503 DNS_TEMPORARY_FAILURE  (name, rdtype, reason)
+#    └── MilterProtocolError             500 MILTER_PROTOCOL_ERROR
+
+
+class MessageUnreadable(InvalidInput):
+    """A mail message that cannot be parsed at all (not a policy failure: those are results)."""
+
+    code = "MESSAGE_UNREADABLE"
+    default_ja = "メッセージを解析できません。"
+
+
+class DnsTemporaryFailure(CarrierGuardError):
+    """A DNS lookup that timed out or got SERVFAIL; checks turn it into ``temperror``."""
+
+    status = 503
+    code = "DNS_TEMPORARY_FAILURE"
+    default_ja = "DNS の問い合わせが一時的に失敗しました。"
+
+    def __init__(self, name: str, rdtype: str, reason: str) -> None:
+        super().__init__(
+            f"DNS lookup {name} {rdtype} failed: {reason}",
+            message_ja=f"DNS の問い合わせ {name} {rdtype} が一時的に失敗しました: {reason}",
+        )
+        self.name = name
+        self.rdtype = rdtype
+        self.reason = reason
+
+
+class MilterProtocolError(CarrierGuardError):
+    """The MTA sent bytes that break the milter protocol; the session is closed."""
+
+    code = "MILTER_PROTOCOL_ERROR"
+    default_ja = "milter プロトコルのエラーです。"
