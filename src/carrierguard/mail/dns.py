@@ -241,8 +241,9 @@ class StaticResolver:
     """Answers from memory: the fake for unit tests and the zone-file resolver offline.
 
     A name that owns no record but has records below it answers NOERROR with no
-    data (an empty non-terminal), as a real server would. Names in ``timeouts``
-    raise ``DnsTemporaryFailure``; ``lookups`` records every query asked.
+    data (an empty non-terminal), as a real server would. A name in ``timeouts``
+    answers the types it holds and raises ``DnsTemporaryFailure`` for any other
+    (a server that hangs on unknown types); ``lookups`` records every query asked.
     """
 
     records: Mapping[tuple[str, str], tuple[RData, ...]] = field(default_factory=dict)
@@ -299,8 +300,6 @@ class StaticResolver:
         current = start
         chain: list[str] = []
         while True:
-            if current in self.timeouts:
-                raise DnsTemporaryFailure(current, kind, "timeout (static)")
             found = self.records.get((current, kind))
             if found:
                 ttl = self.ttls.get((current, kind), 3600)
@@ -312,6 +311,8 @@ class StaticResolver:
                 assert isinstance(target, Target)
                 current = normalise(target.name)
                 continue
+            if current in self.timeouts:
+                raise DnsTemporaryFailure(current, kind, "timeout (static)")
             rcode = Rcode.NOERROR if current in self._names else Rcode.NXDOMAIN
             return Answer(start, kind, rcode, (), NEGATIVE_TTL, tuple(chain))
 

@@ -1,0 +1,1 @@
+"""Mail authentication checks: SPF, DKIM, ARC, DMARC and Authentication-Results."""
