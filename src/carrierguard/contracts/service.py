@@ -1,0 +1,182 @@
+"""Screening service: drives the registry and the pure ``decide`` in one transaction.
+
+Order inside the transaction is fixed (idempotency key, then holder row) so that two
+transactions never wait on each other in opposite orders. The clock is injected.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import structlog
+
+from carrierguard.contracts.applications import INITIAL_STATE, Outcome
+from carrierguard.contracts.decide import decide
+from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
+from carrierguard.contracts.model import Application, HolderIdentity, HolderKind
+from carrierguard.contracts.policy import Policy
+from carrierguard.crypto import DataProtector
+from carrierguard.errors import IdempotencyKeyReused
+from carrierguard.store.registry import (
+    ApplicationRecord,
+    HolderRecord,
+    LineRecord,
+    NewApplication,
+    Registry,
+)
+
+JST = timezone(timedelta(hours=9), "JST")
+log = structlog.get_logger("carrierguard.screening")
+
+
+UTC = timezone.utc
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalised_name(name: str) -> str:
+    """NFKC with every space removed: the interim exact identity (the identity issue refines it)."""
+    return "".join(unicodedata.normalize("NFKC", name).split())
+
+
+def identity_string(holder: HolderIdentity) -> str:
+    """The string whose blind index finds the holder in the registry."""
+    if holder.kind is HolderKind.CORPORATE:
+        return f"corporate|{holder.corporate_number}"
+    assert holder.birth_date is not None  # guaranteed by HolderIdentity
+    return f"individual|{normalised_name(holder.name)}|{holder.birth_date.isoformat()}"
+
+
+def sealed_fields(holder: HolderIdentity) -> dict[str, str | None]:
+    """The personal fields kept (sealed) for the review pages and identity checks."""
+    return {
+        "name": holder.name,
+        "name_kana": holder.name_kana,
+        "birth_date": holder.birth_date.isoformat() if holder.birth_date else None,
+        "address": holder.address,
+        "postal_code": holder.postal_code,
+        "corporate_number": holder.corporate_number,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningResult:
+    record: ApplicationRecord
+    replayed: bool
+
+
+class ScreeningService:
+    """What the API and the CLI call to screen applications and manage lines."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        policy: Policy,
+        protector: DataProtector,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.protector = protector
+        self.clock = clock
+
+    def today(self) -> date:
+        """The business date in Japan."""
+        return self.clock().astimezone(JST).date()
+
+    def holder_key(self, holder: HolderIdentity) -> str:
+        return self.protector.blind_index(identity_string(holder))
+
+    def screen(
+        self,
+        application: Application,
+        *,
+        submitted_by: int | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str = "",
+    ) -> ScreeningResult:
+        """Decide ``application`` and store the decision, its lines and its reasons atomically."""
+        now = self.clock()
+        key_owner = submitted_by if submitted_by is not None else 0
+        with self.registry.write() as tx:
+            if idempotency_key is not None:
+                earlier = tx.claim_idempotency_key(key_owner, idempotency_key, request_hash, now)
+                if earlier is not None:
+                    first_hash, first_id = earlier
+                    if first_hash != request_hash or first_id is None:
+                        raise IdempotencyKeyReused(
+                            "this Idempotency-Key was already used for a different request"
+                        )
+                    return ScreeningResult(tx.application(first_id), replayed=True)
+            holder_id = tx.lock_or_create_holder(
+                identity_key=self.holder_key(application.holder),
+                kind=application.holder.kind,
+                pii=self.protector.seal(sealed_fields(application.holder)),
+                now=now,
+            )
+            decision = decide(application, tx.holdings(holder_id), self.policy)
+            state = INITIAL_STATE[decision.outcome]
+            application_id = tx.insert_application(
+                NewApplication(
+                    holder_id=holder_id,
+                    channel=application.channel,
+                    outcome=decision.outcome,
+                    state=state,
+                    reasons=decision.reasons,
+                    usage=[asdict(u) for u in decision.usage],
+                    escalate_to_hq=decision.escalate_to_hq,
+                    requires_actual_users=decision.requires_actual_users,
+                    kyc_method=application.kyc_method,
+                    submitted_by=submitted_by,
+                    applied_on=application.applied_on,
+                ),
+                now,
+            )
+            if decision.outcome is not Outcome.REFUSE:
+                tx.insert_lines(
+                    holder_id=holder_id,
+                    application_id=application_id,
+                    sim_types=[r.sim_type for r in application.lines],
+                    state=LineState.ACTIVE
+                    if decision.outcome is Outcome.APPROVE
+                    else LineState.RESERVED,
+                    opened_on=application.applied_on,
+                    now=now,
+                )
+            if idempotency_key is not None:
+                tx.complete_idempotency_key(key_owner, idempotency_key, application_id)
+            record = tx.application(application_id)
+        log.info(
+            "application.decided",
+            application_id=application_id,
+            holder_id=holder_id,
+            channel=application.channel.value,
+            outcome=decision.outcome.value,
+            codes=sorted(decision.codes),
+        )
+        return ScreeningResult(record, replayed=False)
+
+    def application(self, application_id: int) -> ApplicationRecord:
+        with self.registry.read() as tx:
+            return tx.application(application_id)
+
+    def holder(self, holder_id: int) -> HolderRecord:
+        with self.registry.read() as tx:
+            return tx.holder(holder_id)
+
+    def terminate_line(self, line_id: int) -> LineRecord:
+        """Terminate a line (a reserved line's reservation lapses instead)."""
+        now = self.clock()
+        with self.registry.write() as tx:
+            _, state = tx.lock_line(line_id)
+            event = LineEvent.REFUSE if state is LineState.RESERVED else LineEvent.TERMINATE
+            tx.set_line_state(line_id, next_line_state(state, event), now)
+            record = tx.line(line_id)
+        log.info("line.terminated", line_id=line_id)
+        return record

@@ -1,0 +1,341 @@
+"""The line registry: holders, applications, lines, idempotency keys and API keys.
+
+All SQL of Pillar C lives here. ``Registry.write()`` opens one transaction (SQLite:
+``BEGIN IMMEDIATE``); everything a screening writes happens inside it or not at all.
+SQLAlchemy errors are translated to ``StoreUnavailable`` at this edge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from carrierguard.contracts.applications import ApplicationState, Outcome
+from carrierguard.contracts.lines import LineState, SimType
+from carrierguard.contracts.model import Channel, Holding, HolderKind, Reason
+from carrierguard.errors import NotFound, StoreUnavailable
+from carrierguard.store.engine import READ_ONLY
+from carrierguard.store.schema import api_keys, applications, holders, idempotency_keys, lines
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    line_id: int
+    sim_type: SimType
+    state: LineState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplicationRecord:
+    application_id: int
+    holder_id: int
+    channel: Channel
+    state: ApplicationState
+    outcome: Outcome
+    reasons: tuple[Reason, ...]
+    lines: tuple[LineRecord, ...]
+    escalate_to_hq: bool
+    requires_actual_users: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HolderRecord:
+    holder_id: int
+    kind: HolderKind
+    lines: tuple[LineRecord, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyRecord:
+    key_id: int
+    name: str
+    role: str
+    prefix: str
+    secret_hash: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewApplication:
+    holder_id: int
+    channel: Channel
+    outcome: Outcome
+    state: ApplicationState
+    reasons: tuple[Reason, ...]
+    usage: list[dict[str, Any]]
+    escalate_to_hq: bool
+    requires_actual_users: bool
+    kyc_method: str | None
+    submitted_by: int | None
+    applied_on: date
+
+
+class Registry:
+    """Transactions over the registry tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[RegistryTx]:
+        """One write transaction; it commits on success and rolls back on any error."""
+        try:
+            with self.engine.begin() as conn:
+                yield RegistryTx(conn, self.dialect)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig.__class__.__name__}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[RegistryTx]:
+        """A read-only transaction (no write lock on SQLite)."""
+        try:
+            with self.engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
+                yield RegistryTx(conn, self.dialect)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig.__class__.__name__}") from exc
+
+    def ping(self) -> bool:
+        try:
+            with self.read() as tx:
+                tx.conn.execute(select(1))
+            return True
+        except (StoreUnavailable, SQLAlchemyError):
+            return False
+
+
+class RegistryTx:
+    """The statements one transaction may run."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # -- idempotency -------------------------------------------------------------------
+    def claim_idempotency_key(
+        self, api_key_id: int, key: str, request_hash: str, now: datetime
+    ) -> tuple[str, int | None] | None:
+        """Claim ``key`` for this transaction; if it was already used, return (hash, app id).
+
+        On PostgreSQL a concurrent claim of the same key waits for the first
+        transaction to finish, so the loser always sees the winner's committed answer.
+        """
+        stmt = (
+            self._insert(idempotency_keys)
+            .values(api_key_id=api_key_id, key=key, request_hash=request_hash, created_at=now)
+            .on_conflict_do_nothing(index_elements=["api_key_id", "key"])
+            .returning(idempotency_keys.c.api_key_id)
+        )
+        if self.conn.execute(stmt).scalar_one_or_none() is not None:
+            return None
+        row = self.conn.execute(
+            select(idempotency_keys.c.request_hash, idempotency_keys.c.application_id).where(
+                idempotency_keys.c.api_key_id == api_key_id, idempotency_keys.c.key == key
+            )
+        ).one()
+        return row.request_hash, row.application_id
+
+    def complete_idempotency_key(self, api_key_id: int, key: str, application_id: int) -> None:
+        self.conn.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.api_key_id == api_key_id, idempotency_keys.c.key == key)
+            .values(application_id=application_id)
+        )
+
+    # -- holders -----------------------------------------------------------------------
+    def lock_or_create_holder(
+        self, *, identity_key: str, kind: HolderKind, pii: bytes, now: datetime
+    ) -> int:
+        """The holder's id, creating the holder if new, with its row locked until commit."""
+        created = self.conn.execute(
+            self._insert(holders)
+            .values(identity_key=identity_key, kind=kind.value, pii=pii, created_at=now)
+            .on_conflict_do_nothing(index_elements=["identity_key"])
+            .returning(holders.c.id)
+        ).scalar_one_or_none()
+        if created is not None:
+            return int(created)
+        query = select(holders.c.id).where(holders.c.identity_key == identity_key)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        return int(self.conn.execute(query).scalar_one())
+
+    def holdings(self, holder_id: int) -> list[Holding]:
+        """The holder's lines that are not terminated (terminated lines never count)."""
+        rows = self.conn.execute(
+            select(lines.c.sim_type, lines.c.state, lines.c.opened_on).where(
+                lines.c.holder_id == holder_id, lines.c.state != LineState.TERMINATED.value
+            )
+        )
+        return [Holding(SimType(r.sim_type), LineState(r.state), r.opened_on) for r in rows]
+
+    def holder(self, holder_id: int) -> HolderRecord:
+        kind = self.conn.execute(
+            select(holders.c.kind).where(holders.c.id == holder_id)
+        ).scalar_one_or_none()
+        if kind is None:
+            raise NotFound(f"holder {holder_id} not found", message_ja=f"契約者 {holder_id} は存在しません。")
+        found = self.conn.execute(
+            select(lines.c.id, lines.c.sim_type, lines.c.state)
+            .where(lines.c.holder_id == holder_id)
+            .order_by(lines.c.id)
+        )
+        return HolderRecord(
+            holder_id=holder_id, kind=HolderKind(kind), lines=tuple(_line(r) for r in found)
+        )
+
+    # -- applications and lines --------------------------------------------------------
+    def insert_application(self, new: NewApplication, now: datetime) -> int:
+        values = {
+            "holder_id": new.holder_id,
+            "channel": new.channel.value,
+            "state": new.state.value,
+            "outcome": new.outcome.value,
+            "reasons": json.dumps([r.to_dict() for r in new.reasons], ensure_ascii=False),
+            "usage": json.dumps(new.usage, ensure_ascii=False),
+            "escalate_to_hq": new.escalate_to_hq,
+            "requires_actual_users": new.requires_actual_users,
+            "kyc_method": new.kyc_method,
+            "submitted_by": new.submitted_by,
+            "applied_on": new.applied_on,
+            "created_at": now,
+            "decided_at": None if new.state is ApplicationState.IN_REVIEW else now,
+        }
+        return int(
+            self.conn.execute(
+                applications.insert().values(**values).returning(applications.c.id)
+            ).scalar_one()
+        )
+
+    def insert_lines(
+        self,
+        *,
+        holder_id: int,
+        application_id: int,
+        sim_types: Sequence[SimType],
+        state: LineState,
+        opened_on: date,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            lines.insert(),
+            [
+                {
+                    "holder_id": holder_id,
+                    "application_id": application_id,
+                    "sim_type": sim.value,
+                    "state": state.value,
+                    "opened_on": opened_on,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for sim in sim_types
+            ],
+        )
+
+    def application(self, application_id: int) -> ApplicationRecord:
+        row = self.conn.execute(
+            select(applications).where(applications.c.id == application_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(
+                f"application {application_id} not found",
+                message_ja=f"申込み {application_id} は存在しません。",
+            )
+        found = self.conn.execute(
+            select(lines.c.id, lines.c.sim_type, lines.c.state)
+            .where(lines.c.application_id == application_id)
+            .order_by(lines.c.id)
+        )
+        return ApplicationRecord(
+            application_id=row.id,
+            holder_id=row.holder_id,
+            channel=Channel(row.channel),
+            state=ApplicationState(row.state),
+            outcome=Outcome(row.outcome),
+            reasons=tuple(Reason(**r) for r in json.loads(row.reasons)),
+            lines=tuple(_line(r) for r in found),
+            escalate_to_hq=row.escalate_to_hq,
+            requires_actual_users=row.requires_actual_users,
+            created_at=row.created_at,
+        )
+
+    def lock_line(self, line_id: int) -> tuple[int, LineState]:
+        """The line's holder and state, with the holder's row locked (PostgreSQL)."""
+        row = self.conn.execute(
+            select(lines.c.holder_id, lines.c.state).where(lines.c.id == line_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。")
+        if self.dialect == "postgresql":
+            self.conn.execute(select(holders.c.id).where(holders.c.id == row.holder_id).with_for_update())
+            row = self.conn.execute(
+                select(lines.c.holder_id, lines.c.state).where(lines.c.id == line_id)
+            ).one()
+        return int(row.holder_id), LineState(row.state)
+
+    def set_line_state(self, line_id: int, state: LineState, now: datetime) -> None:
+        self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(state=state.value, updated_at=now)
+        )
+
+    def line(self, line_id: int) -> LineRecord:
+        row = self.conn.execute(
+            select(lines.c.id, lines.c.sim_type, lines.c.state).where(lines.c.id == line_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。")
+        return _line(row)
+
+    def count(self, table_name: str) -> int:
+        table = {"holders": holders, "lines": lines, "applications": applications}[table_name]
+        return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    # -- API keys ----------------------------------------------------------------------
+    def insert_api_key(
+        self, *, name: str, role: str, prefix: str, secret_hash: str, now: datetime
+    ) -> int:
+        return int(
+            self.conn.execute(
+                api_keys.insert()
+                .values(name=name, role=role, prefix=prefix, secret_hash=secret_hash, created_at=now)
+                .returning(api_keys.c.id)
+            ).scalar_one()
+        )
+
+    def api_key_by_prefix(self, prefix: str) -> ApiKeyRecord | None:
+        row = self.conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).one_or_none()
+        if row is None:
+            return None
+        return ApiKeyRecord(
+            key_id=row.id,
+            name=row.name,
+            role=row.role,
+            prefix=row.prefix,
+            secret_hash=row.secret_hash,
+            revoked=row.revoked_at is not None,
+        )
+
+    def revoke_api_key(self, prefix: str, now: datetime) -> bool:
+        result = self.conn.execute(
+            update(api_keys)
+            .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)
+
+
+def _line(row: Any) -> LineRecord:
+    return LineRecord(line_id=row.id, sim_type=SimType(row.sim_type), state=LineState(row.state))

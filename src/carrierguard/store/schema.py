@@ -1,0 +1,104 @@
+"""The registry schema (SQLAlchemy Core). The only place table shapes are declared.
+
+Every row that belongs to a holder carries ``holder_id`` so that screening touches one
+holder's rows and the registry can be distributed on that column (Citus) later.
+Personal data is never stored in clear: ``holders.identity_key`` is a blind index and
+``holders.pii`` a sealed blob (see ``carrierguard.crypto``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: 64-bit keys on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+holders = Table(
+    "holders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("identity_key", String(64), nullable=False, unique=True),
+    Column("pii", LargeBinary, nullable=False),
+    Column("risk_flags", Text, nullable=False, server_default="[]"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("usage", Text, nullable=False),
+    Column("escalate_to_hq", Boolean, nullable=False),
+    Column("requires_actual_users", Boolean, nullable=False),
+    Column("kyc_method", String(32)),
+    Column("submitted_by", Integer),
+    Column("applied_on", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), nullable=False),
+    Column("application_id", Id, ForeignKey("applications.id")),
+    Column("sim_type", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("opened_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_lines_holder_id_state", "holder_id", "state"),
+    Index("ix_lines_application_id", "application_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("api_key_id", Integer, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("application_id", Id, ForeignKey("applications.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
