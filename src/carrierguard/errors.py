@@ -169,3 +169,19 @@ class MilterProtocolError(CarrierGuardError):
 
     code = "MILTER_PROTOCOL_ERROR"
     default_ja = "milter プロトコルのエラーです。"
+
+
+class InvalidDate(InvalidInput):
+    """A date (a birth date) written in no notation we can read; names the text and why."""
+
+    code = "DATE_INVALID"
+    default_ja = "日付を読み取れません。"
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(
+            f"cannot read date {text!r}: {reason}",
+            problems=(FieldProblem("birth_date", reason),),
+            message_ja=f"日付 {text!r} を読み取れません: {reason}",
+        )
+        self.text = text
+        self.reason = reason

@@ -1,1 +1,49 @@
-"""Japanese identity resolution: names, kana, dates (和暦), addresses; normalisation and matching."""
+"""Japanese identity resolution: names, kana, dates (和暦), addresses; normalisation and matching.
+
+Public API (kept stable for screening and the CLI):
+
+- ``Person``: a person as written (name, birth date in any notation, address, optional
+  reading and postal code).
+- ``match(a, b) -> MatchResult``: ``outcome`` same | uncertain | different, a ``score``
+  in [0, 1] and ``reasons``. "uncertain" is what screening sends to review.
+- ``blocking_keys(person) -> tuple[str, ...]``: keys to find candidates without a scan
+  (``dob:YYYY-MM-DD`` and a phonetic key of the name).
+- ``normalized_identity_key(name, birth_date) -> str``: the exact key screening indexes a
+  holder by: normalised name without spaces, ``|``, ISO birth date.
+- ``normalize_person``, ``parse_date``, ``normalize_name``, ``normalize_address``: the
+  normalisation steps, for display and tests.
+"""
+
+from carrierguard.identity.addresses import NormalizedAddress, normalize_address
+from carrierguard.identity.dates import parse_date
+from carrierguard.identity.matching import (
+    blocking_keys,
+    match,
+    match_normalized,
+    normalized_identity_key,
+)
+from carrierguard.identity.model import (
+    MatchResult,
+    NormalizedPerson,
+    Outcome,
+    Person,
+    normalize_person,
+)
+from carrierguard.identity.names import NormalizedName, normalize_name
+
+__all__ = [
+    "MatchResult",
+    "NormalizedAddress",
+    "NormalizedName",
+    "NormalizedPerson",
+    "Outcome",
+    "Person",
+    "blocking_keys",
+    "match",
+    "match_normalized",
+    "normalize_address",
+    "normalize_name",
+    "normalize_person",
+    "normalized_identity_key",
+    "parse_date",
+]

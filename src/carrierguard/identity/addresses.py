@@ -1,0 +1,155 @@
+"""Japanese addresses: prefecture, municipality, town, block numbers and building.
+
+Owns the written-form folding of an address (NFKC, variant kanji, ヶ/ケ/が, 大字/字,
+kanji numerals in block numbers, 丁目/番/番地/号 and every hyphen look-alike) and
+the split into parts. The prefecture and municipality are recognised from Japan
+Post's list and checked against the postal code when one is given. The building
+and room are kept apart: they only break ties between otherwise equal addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from carrierguard.identity.gazetteer import (
+    PREFECTURES,
+    municipalities,
+    normalize_postal_code,
+    postal_area,
+)
+from carrierguard.identity.numerals import replace_kanji_numerals
+from carrierguard.identity.variants import fold_variants, nfkc
+
+_CJK = r"\u3400-\u9fff\U00020000-\U0003134f々"
+_SPACES = re.compile(r"[\s\u3000]+")
+_POSTAL_IN_TEXT = re.compile(r"〒?\s*(\d{3})[-‐－ー−]?(\d{4})\s*")
+_GA = re.compile(rf"(?<=[^\d])[ヶヵケがガ](?=[{_CJK}])")
+_NO = re.compile(rf"(?<=[{_CJK}])[ノ之](?=[{_CJK}])")
+_AZA = re.compile(r"大字|(?<!\d)字(?=[^\d\-])")
+_HYPHENS = re.compile(r"(?<=\d)[\-‐‑‒–—―−－ーｰ~〜の](?=\d)")
+_NUMERAL_CONTEXT = r"丁目|丁|番地|番|号|条|線|地割|の\d|[\-‐‑‒–—―−－ーｰ]|\d"
+_MARKERS = ((re.compile(r"(\d+)丁目?"), r"\1-"), (re.compile(r"(\d+)番地?の?"), r"\1-"))
+_GO = re.compile(r"(\d+)号(?!室)")
+# Digits that belong to the town name (北1条西, 第2地割, 5線) are not block numbers.
+_BLOCK = re.compile(r"(?<![\d\-])(\d+(?:-\d+)*)(?![\d条線]|地割)")
+_ROOM = re.compile(r"(\d+)(?:号室|号|室)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedAddress:
+    """An address split into comparable parts; unknown parts are None or empty.
+
+    ``block`` holds the chome/banchi/go numbers (千代田一丁目1番 -> (1, 1)).
+    ``postal_consistent`` is None without a known postal code, else whether the
+    prefecture and municipality agree with it.
+    """
+
+    prefecture: str | None
+    city: str | None
+    town: str
+    block: tuple[int, ...]
+    building: str
+    room: str
+    postal_code: str | None
+    postal_consistent: bool | None
+
+    @property
+    def locality(self) -> str:
+        """Municipality and town; a municipality we could not place stays inside ``town``."""
+        return f"{self.city or ''}{self.town}"
+
+    @property
+    def key(self) -> str:
+        """Prefecture, municipality, town and block in one string (no building)."""
+        numbers = "-".join(str(n) for n in self.block)
+        return f"{self.prefecture or ''}{self.city or ''}{self.town}{numbers}"
+
+
+def fold_address_text(text: str) -> str:
+    """Written-form folding shared by addresses and the gazetteer's names."""
+    folded = fold_variants(_SPACES.sub("", nfkc(text)))
+    folded = _GA.sub("ケ", folded)
+    return _NO.sub("の", folded)
+
+
+def _split_prefecture(text: str) -> tuple[str | None, str]:
+    for prefecture in PREFECTURES:
+        if text.startswith(prefecture):
+            return prefecture, text[len(prefecture) :]
+    return None, text
+
+
+def _split_city(prefecture: str | None, text: str) -> tuple[str | None, str | None, str]:
+    """Find the municipality at the start of ``text``; guess the prefecture if unique."""
+    table = municipalities(fold_address_text)
+    scopes = [prefecture] if prefecture else list(table)
+    found: list[tuple[str, str, str]] = []
+    for pref in scopes:
+        for spelling, city in table.get(pref, ()):
+            if text.startswith(spelling):
+                found.append((pref, city, text[len(spelling) :]))
+                break
+    if not found:
+        return prefecture, None, text
+    longest = max(len(f[2]) * -1 for f in found)
+    best = [f for f in found if -len(f[2]) == longest]
+    if len(best) > 1:
+        return prefecture, None, text
+    return best[0]
+
+
+def _block_numbers(rest: str) -> tuple[str, tuple[int, ...], str]:
+    text = _AZA.sub("", rest)
+    text = replace_kanji_numerals(text, _NUMERAL_CONTEXT)
+    for pattern, repl in _MARKERS:
+        text = pattern.sub(repl, text)
+    text = _GO.sub(r"\1", text)
+    text = _HYPHENS.sub("-", text)
+    found = _BLOCK.search(text)
+    if not found:
+        return text, (), ""
+    numbers = tuple(int(n) for n in found.group(1).split("-"))
+    building = text[found.end() :].lstrip("-")
+    if len(numbers) > 3 and not building:
+        numbers, building = numbers[:3], "-".join(str(n) for n in numbers[3:])
+    return text[: found.start()], numbers, building
+
+
+def normalize_address(address: str, postal_code: str | None = None) -> NormalizedAddress:
+    """Split and fold an address; ``postal_code`` (any notation) fills and checks it."""
+    text = nfkc(address).strip()
+    in_text = _POSTAL_IN_TEXT.match(text)
+    if in_text:
+        text = text[in_text.end() :]
+        postal_code = postal_code or in_text.group(1) + in_text.group(2)
+    text = fold_address_text(text)
+    code = normalize_postal_code(postal_code) if postal_code else None
+    area = postal_area(code) if code else None
+
+    prefecture, rest = _split_prefecture(text)
+    if prefecture is None and area is not None:
+        prefecture = area.prefecture
+    prefecture, city, rest = _split_city(prefecture, rest)
+    if city is None and area is not None and prefecture == area.prefecture:
+        city = fold_address_text(area.city)
+    town, block, building = _block_numbers(rest)
+    room_match = _ROOM.search(building)
+    room = room_match.group(1) if room_match else ""
+    if room_match:
+        building = building[: room_match.start()]
+    consistent: bool | None = None
+    if area is not None:
+        consistent = prefecture == area.prefecture and (
+            city is None or city == fold_address_text(area.city)
+        )
+    return NormalizedAddress(
+        prefecture=prefecture,
+        city=city,
+        town=town,
+        block=block,
+        building=building.strip("-"),
+        room=room,
+        postal_code=code,
+        postal_consistent=consistent,
+    )

@@ -1,0 +1,92 @@
+"""Birth dates in every common Japanese notation, to ``datetime.date``.
+
+Reads ISO (1985-04-01), slashes and dots (1985/4/1, 1985.4.1), eight digits
+(19850401), 西暦 in kanji (1985年4月1日, 一九八五年四月一日), full-width digits, and
+和暦 with the era in full or abbreviated (昭和60年4月1日, 昭和六十年, S60.4.1,
+H2/3/4, R1.5.1, 令和元年5月1日, ㍼60.4.1). Anything else raises ``InvalidDate``
+naming the text; nothing is guessed (two-digit years without an era are refused).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from carrierguard.errors import InvalidDate
+from carrierguard.identity.numerals import KANJI_NUMERAL_CHARS, kanji_to_int
+from carrierguard.identity.variants import nfkc
+
+# Era -> Gregorian year of its year 1 (元年). Dates in an era's first or last year
+# that fall outside it (平成31年5月1日) are still read by the offset, as forms do.
+ERAS: dict[str, int] = {
+    "明治": 1868,
+    "大正": 1912,
+    "昭和": 1926,
+    "平成": 1989,
+    "令和": 2019,
+}
+_ERA_LETTERS: dict[str, str] = {
+    "M": "明治",
+    "T": "大正",
+    "S": "昭和",
+    "H": "平成",
+    "R": "令和",
+    "明": "明治",
+    "大": "大正",
+    "昭": "昭和",
+    "平": "平成",
+    "令": "令和",
+}
+
+_NUM = f"[0-9{KANJI_NUMERAL_CHARS}]+"
+_SEP = r"\s*[-/.．・,]\s*"
+_KANJI_DATE = re.compile(rf"^({_NUM}|元)\s*年\s*({_NUM})\s*月\s*({_NUM})\s*日?$")
+_SEP_DATE = re.compile(rf"^({_NUM}|元){_SEP}({_NUM}){_SEP}({_NUM})$")
+_ERA_PREFIX = re.compile(r"^(明治|大正|昭和|平成|令和|[MTSHR明大昭平令])\.?\s*")
+_EIGHT_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+
+
+def _number(text: str) -> int:
+    return 1 if text == "元" else kanji_to_int(text)
+
+
+def _split_ymd(text: str) -> tuple[str, str, str] | None:
+    for pattern in (_KANJI_DATE, _SEP_DATE):
+        found = pattern.match(text)
+        if found:
+            return found.group(1), found.group(2), found.group(3)
+    return None
+
+
+def parse_date(text: str | date) -> date:
+    """Read a date written in any supported notation; ``InvalidDate`` when it cannot."""
+    if isinstance(text, date):
+        return text
+    raw = text
+    cleaned = nfkc(text).strip().upper().replace("生まれ", "").replace("生", "").strip()
+    era_year0: int | None = None
+    era = _ERA_PREFIX.match(cleaned)
+    if era:
+        era_name = _ERA_LETTERS.get(era.group(1), era.group(1))
+        era_year0 = ERAS[era_name] - 1
+        cleaned = cleaned[era.end() :]
+    else:
+        cleaned = cleaned.removeprefix("西暦").strip()
+    eight = _EIGHT_DIGITS.match(cleaned)
+    parts = eight.groups() if eight and era_year0 is None else _split_ymd(cleaned)
+    if parts is None:
+        raise InvalidDate(raw, "unrecognised notation")
+    try:
+        year, month, day = (_number(p) for p in parts)
+    except ValueError as exc:
+        raise InvalidDate(raw, "unreadable numeral") from exc
+    if era_year0 is not None:
+        if year < 1 or year > 99:
+            raise InvalidDate(raw, f"era year {year} out of range")
+        year += era_year0
+    elif parts[0] == "元" or year < 1000:
+        raise InvalidDate(raw, "a year needs four digits or an era")
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise InvalidDate(raw, str(exc)) from exc

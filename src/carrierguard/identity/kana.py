@@ -1,0 +1,55 @@
+"""Kana readings: one katakana form, and a coarse phonetic key for blocking.
+
+Owns hiragana/katakana/half-width folding, small kana, long vowels and the
+phonetic key. Must not guess readings of kanji: a reading is only ever taken from
+what the person wrote.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jaconv
+
+from carrierguard.identity.variants import nfkc
+
+_SPACES = re.compile(r"[\s\u3000・･·]+")
+_KANA_ONLY = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\u309b\u309c\s\u3000・･]+$")
+
+_SMALL_TO_LARGE = str.maketrans(
+    "ァィゥェォッャュョヮヵヶ",
+    "アイウエオツヤユヨワカケ",
+)
+# Sounds that modern kana spells two ways; a reading typed by a clerk uses either.
+_ARCHAIC = str.maketrans("ヂヅヲヱヰヴ", "ジズオエイブ")
+_O_ROW = set("オコソトノホモヨロゴゾドボポョ")
+_E_ROW = set("エケセテネヘメレゲゼデベペ")
+
+
+def is_kana(text: str) -> bool:
+    """True when ``text`` is written only in kana (and spaces)."""
+    return bool(_KANA_ONLY.match(nfkc(text)))
+
+
+def to_katakana(text: str) -> str:
+    """Full-width katakana without spaces; small kana kept (キャ is not キヤ in a reading)."""
+    return jaconv.hira2kata(_SPACES.sub("", nfkc(text)))
+
+
+def phonetic_key(reading: str) -> str:
+    """Coarse key of a kana reading: no small kana, dakuten kept, long vowels dropped.
+
+    サトウ, サトー, さとお and ｻﾄｳ all give サト; ショウヘイ and ショーヘー both give シヨヘ.
+    """
+    kata = to_katakana(reading).translate(_SMALL_TO_LARGE).translate(_ARCHAIC)
+    out: list[str] = []
+    for char in kata:
+        if char == "ー":
+            continue
+        prev = out[-1] if out else ""
+        if char in "ウオ" and prev in _O_ROW:
+            continue
+        if char == "イ" and prev in _E_ROW:
+            continue
+        out.append(char)
+    return "".join(out)

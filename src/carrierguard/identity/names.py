@@ -1,0 +1,77 @@
+"""Personal names: one written form for comparison, kept apart from the reading.
+
+Owns NFKC, variant-kanji folding, spaces and honorifics for the written name, and
+the katakana form of the reading (フリガナ). A name written only in kana is also
+taken as its own reading. Must not guess readings of kanji.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from carrierguard.identity.kana import is_kana, phonetic_key, to_katakana
+from carrierguard.identity.variants import fold_variants, nfkc
+
+_SPACES = re.compile(r"[\s\u3000・･·]+")
+# Honorifics a clerk or a form may append; the longest first so さま wins over ま.
+_HONORIFICS = ("さま", "サマ", "さん", "サン", "様", "殿", "氏", "君", "くん", "ちゃん")
+_PUNCT = re.compile(r"[.,、。()（）「」\"'`]")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedName:
+    """A name ready for comparison.
+
+    ``full`` has no spaces; ``family`` and ``given`` are set only when the writer
+    separated them with a space. ``reading`` is katakana (empty when unknown).
+    """
+
+    full: str
+    family: str | None
+    given: str | None
+    reading: str
+    reading_family: str | None
+    reading_given: str | None
+
+    @property
+    def phonetic(self) -> str:
+        """Coarse phonetic key of the reading; empty when no reading is known."""
+        return phonetic_key(self.reading) if self.reading else ""
+
+
+def _strip_honorific(text: str) -> str:
+    for honorific in _HONORIFICS:
+        if text.endswith(honorific) and len(text) > len(honorific) + 1:
+            return text[: -len(honorific)].rstrip()
+    return text
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in _SPACES.split(text.strip()) if part]
+
+
+def normalize_name(name: str, reading: str | None = None) -> NormalizedName:
+    """Normalise a written name and its optional reading (フリガナ)."""
+    text = _strip_honorific(_PUNCT.sub("", nfkc(name)).strip())
+    parts = [to_katakana(fold_variants(p)) for p in _split(text)]
+    family, given = (parts[0], "".join(parts[1:])) if len(parts) >= 2 else (None, None)
+    if not reading and is_kana(text):
+        reading = text
+    reading_parts = [to_katakana(p) for p in _split(_strip_honorific(nfkc(reading or "")))]
+    r_family, r_given = (
+        (reading_parts[0], "".join(reading_parts[1:])) if len(reading_parts) >= 2 else (None, None)
+    )
+    return NormalizedName(
+        full="".join(parts),
+        family=family,
+        given=given,
+        reading="".join(reading_parts),
+        reading_family=r_family,
+        reading_given=r_given,
+    )
+
+
+def normalize_written_name(name: str) -> str:
+    """Written name without spaces, variants folded, kana in katakana: 髙橋　一郎様 -> 高橋一郎."""
+    return normalize_name(name).full
