@@ -171,6 +171,21 @@ class MilterProtocolError(CarrierGuardError):
     default_ja = "milter プロトコルのエラーです。"
 
 
+class MailUnreadable(InvalidInput):
+    """A message that cannot be read as mail at all (empty, too large, not RFC 5322)."""
+
+    code = "MAIL_UNREADABLE"
+    default_ja = "メールとして読み取れません。"
+
+
+class ModelUnavailable(CarrierGuardError):
+    """The phishing model file is missing, corrupt or of an unknown version."""
+
+    status = 503
+    code = "MODEL_UNAVAILABLE"
+    default_ja = "判定モデルを読み込めません。"
+
+
 class InvalidDate(InvalidInput):
     """A date (a birth date) written in no notation we can read; names the text and why."""
 
