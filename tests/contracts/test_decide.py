@@ -13,9 +13,9 @@ from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import (
     Application,
     Channel,
-    Holding,
     HolderIdentity,
     HolderKind,
+    Holding,
     LineRequest,
 )
 from carrierguard.contracts.policy import load_policy
@@ -24,10 +24,14 @@ POLICY = load_policy()
 TODAY = date(2026, 11, 28)
 LONG_AGO = date(2020, 1, 1)
 PERSON = HolderIdentity(kind=HolderKind.INDIVIDUAL, name="高橋 一郎", birth_date=date(1985, 4, 1))
-COMPANY = HolderIdentity(kind=HolderKind.CORPORATE, name="株式会社テスト", corporate_number="1234567890123")
+COMPANY = HolderIdentity(
+    kind=HolderKind.CORPORATE, name="株式会社テスト", corporate_number="1234567890123"
+)
 
 
-def app(*sims: SimType, channel: Channel = Channel.STORE, holder: HolderIdentity = PERSON) -> Application:
+def app(
+    *sims: SimType, channel: Channel = Channel.STORE, holder: HolderIdentity = PERSON
+) -> Application:
     return Application(
         channel=channel,
         holder=holder,
@@ -36,7 +40,9 @@ def app(*sims: SimType, channel: Channel = Channel.STORE, holder: HolderIdentity
     )
 
 
-def held(n: int, sim: SimType = SimType.VOICE, state: LineState = LineState.ACTIVE) -> list[Holding]:
+def held(
+    n: int, sim: SimType = SimType.VOICE, state: LineState = LineState.ACTIVE
+) -> list[Holding]:
     return [Holding(sim, state, LONG_AGO) for _ in range(n)]
 
 
@@ -68,7 +74,10 @@ def test_data_sms_shares_the_voice_pool() -> None:
 
 def test_data_only_has_its_own_cap_of_ten() -> None:
     """Data-only lines do not count against the voice pool and cap at 10."""
-    assert decide(app(SimType.DATA), held(5) + held(9, SimType.DATA), POLICY).outcome is Outcome.APPROVE
+    assert (
+        decide(app(SimType.DATA), held(5) + held(9, SimType.DATA), POLICY).outcome
+        is Outcome.APPROVE
+    )
     assert decide(app(SimType.DATA), held(10, SimType.DATA), POLICY).outcome is Outcome.REVIEW
 
 

@@ -9,7 +9,13 @@ import pytest
 
 from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.lines import LineState, SimType
-from carrierguard.contracts.model import Application, Channel, HolderIdentity, HolderKind, LineRequest
+from carrierguard.contracts.model import (
+    Application,
+    Channel,
+    HolderIdentity,
+    HolderKind,
+    LineRequest,
+)
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.crypto import DataProtector

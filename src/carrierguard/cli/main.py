@@ -31,8 +31,11 @@ def main() -> None:
         app()
     except CarrierGuardError as exc:
         err = Console(stderr=True)
-        err.print(f"[bold red]error[/] [{exc.code}] {exc.message_ja}\n  {exc.message}", markup=True,
-                  highlight=False)
+        err.print(
+            f"[bold red]error[/] [{exc.code}] {exc.message_ja}\n  {exc.message}",
+            markup=True,
+            highlight=False,
+        )
         sys.exit(2)
 
 

@@ -69,7 +69,9 @@ def _pool_reason(pool: LineCapPool, u: PoolUsage) -> tuple[Outcome, Reason]:
     if u.cap is None and u.hard_cap is None:
         return Outcome.APPROVE, reason("NO_CAP_FOR_POOL", rule, **values)
     shown = u.cap if u.cap is not None else u.hard_cap
-    return Outcome.APPROVE, reason("APPROVED_WITHIN_CAP", f"{rule}.cap", **(values | {"cap": shown}))
+    return Outcome.APPROVE, reason(
+        "APPROVED_WITHIN_CAP", f"{rule}.cap", **(values | {"cap": shown})
+    )
 
 
 def _new_lines(application: Application, holdings: Iterable[Holding], window_days: int) -> int:
@@ -90,7 +92,7 @@ def decide(application: Application, holdings: Iterable[Holding], policy: Policy
 
     requires_actual_users = False
     burst = policy.burst
-    if burst is not None:
+    if burst is not None and application.holder.kind in burst.holder_kinds:
         new = _new_lines(application, held, burst.window_days)
         if new >= burst.min_new_lines:
             requires_actual_users = burst.requires_actual_users

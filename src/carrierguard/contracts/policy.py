@@ -49,6 +49,7 @@ class BurstRule:
     min_new_lines: int
     window_days: int
     requires_actual_users: bool
+    holder_kinds: frozenset[HolderKind]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,7 +159,9 @@ class _Reader:
     def bool_field(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}" if where else key, f"must be true or false, got {value!r}")
+            raise self.fail(
+                f"{where}.{key}" if where else key, f"must be true or false, got {value!r}"
+            )
         return value
 
     def str_field(self, table: Mapping[str, Any], key: str, where: str, default: str) -> str:
@@ -177,7 +180,9 @@ class _Reader:
     def policy(self) -> Policy:
         raw = self.raw
         self.only_keys(
-            raw, {"version", "counted_states", "reserved_counts", "pools", "burst", "exceptions"}, ""
+            raw,
+            {"version", "counted_states", "reserved_counts", "pools", "burst", "exceptions"},
+            "",
         )
         version = self.int_field(raw, "version", "")
         if version != 1:
@@ -191,7 +196,9 @@ class _Reader:
                 states.add(LineState(item))
             except ValueError:
                 allowed = ", ".join(s.value for s in LineState if s is not LineState.RESERVED)
-                raise self.fail("counted_states", f"unknown line state {item!r} ({allowed})") from None
+                raise self.fail(
+                    "counted_states", f"unknown line state {item!r} ({allowed})"
+                ) from None
         if LineState.RESERVED in states:
             raise self.fail("counted_states", "use reserved_counts for reserved lines")
         return Policy(
@@ -231,9 +238,13 @@ class _Reader:
                     sim = SimType(item)
                 except ValueError:
                     allowed = ", ".join(s.value for s in SimType)
-                    raise self.fail(f"{where}.sim_types", f"unknown SIM type {item!r} ({allowed})") from None
+                    raise self.fail(
+                        f"{where}.sim_types", f"unknown SIM type {item!r} ({allowed})"
+                    ) from None
                 if sim in seen:
-                    raise self.fail(f"{where}.sim_types", f"{sim.value} is already in pool {seen[sim]}")
+                    raise self.fail(
+                        f"{where}.sim_types", f"{sim.value} is already in pool {seen[sim]}"
+                    )
                 seen[sim] = name
                 members.add(sim)
             pools.append(
@@ -273,7 +284,20 @@ class _Reader:
         table = self.table(self.raw, "burst", "")
         if not table:
             return None
-        self.only_keys(table, {"min_new_lines", "window_days", "requires_actual_users"}, "burst")
+        self.only_keys(
+            table,
+            {"min_new_lines", "window_days", "requires_actual_users", "holder_kinds"},
+            "burst",
+        )
+        kinds_raw = table.get("holder_kinds", ["individual"])
+        if not isinstance(kinds_raw, list):
+            raise self.fail("burst.holder_kinds", "must be a list of holder kinds")
+        try:
+            kinds = frozenset(HolderKind(k) for k in kinds_raw)
+        except ValueError:
+            raise self.fail(
+                "burst.holder_kinds", "holder kinds are individual, corporate"
+            ) from None
         min_new = self.int_field(table, "min_new_lines", "burst")
         window = self.int_field(table, "window_days", "burst")
         assert min_new is not None and window is not None
@@ -285,4 +309,5 @@ class _Reader:
             min_new_lines=min_new,
             window_days=window,
             requires_actual_users=self.bool_field(table, "requires_actual_users", "burst", True),
+            holder_kinds=kinds,
         )

@@ -17,9 +17,7 @@ INDUSTRY_CAP_RULE = (
     "業界ルール（上限契約台数）・総務省WG報告書（2025年12月） / "
     "industry rule on per-person line caps, MIC working-group report (Dec. 2025)"
 )
-MOBILE_FRAUD_ACT = (
-    "携帯電話不正利用防止法 / Act on Prevention of Improper Use of Mobile Phones"
-)
+MOBILE_FRAUD_ACT = "携帯電話不正利用防止法 / Act on Prevention of Improper Use of Mobile Phones"
 
 
 @dataclass(frozen=True, slots=True)

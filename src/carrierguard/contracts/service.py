@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import structlog
 
@@ -32,7 +32,7 @@ JST = timezone(timedelta(hours=9), "JST")
 log = structlog.get_logger("carrierguard.screening")
 
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc_now() -> datetime:

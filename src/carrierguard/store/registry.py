@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from carrierguard.contracts.applications import ApplicationState, Outcome
 from carrierguard.contracts.lines import LineState, SimType
-from carrierguard.contracts.model import Channel, Holding, HolderKind, Reason
+from carrierguard.contracts.model import Channel, HolderKind, Holding, Reason
 from carrierguard.errors import NotFound, StoreUnavailable
 from carrierguard.store.engine import READ_ONLY
 from carrierguard.store.schema import api_keys, applications, holders, idempotency_keys, lines
@@ -186,7 +186,9 @@ class RegistryTx:
             select(holders.c.kind).where(holders.c.id == holder_id)
         ).scalar_one_or_none()
         if kind is None:
-            raise NotFound(f"holder {holder_id} not found", message_ja=f"契約者 {holder_id} は存在しません。")
+            raise NotFound(
+                f"holder {holder_id} not found", message_ja=f"契約者 {holder_id} は存在しません。"
+            )
         found = self.conn.execute(
             select(lines.c.id, lines.c.sim_type, lines.c.state)
             .where(lines.c.holder_id == holder_id)
@@ -278,9 +280,13 @@ class RegistryTx:
             select(lines.c.holder_id, lines.c.state).where(lines.c.id == line_id)
         ).one_or_none()
         if row is None:
-            raise NotFound(f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。")
+            raise NotFound(
+                f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。"
+            )
         if self.dialect == "postgresql":
-            self.conn.execute(select(holders.c.id).where(holders.c.id == row.holder_id).with_for_update())
+            self.conn.execute(
+                select(holders.c.id).where(holders.c.id == row.holder_id).with_for_update()
+            )
             row = self.conn.execute(
                 select(lines.c.holder_id, lines.c.state).where(lines.c.id == line_id)
             ).one()
@@ -296,7 +302,9 @@ class RegistryTx:
             select(lines.c.id, lines.c.sim_type, lines.c.state).where(lines.c.id == line_id)
         ).one_or_none()
         if row is None:
-            raise NotFound(f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。")
+            raise NotFound(
+                f"line {line_id} not found", message_ja=f"回線 {line_id} は存在しません。"
+            )
         return _line(row)
 
     def count(self, table_name: str) -> int:
@@ -310,7 +318,9 @@ class RegistryTx:
         return int(
             self.conn.execute(
                 api_keys.insert()
-                .values(name=name, role=role, prefix=prefix, secret_hash=secret_hash, created_at=now)
+                .values(
+                    name=name, role=role, prefix=prefix, secret_hash=secret_hash, created_at=now
+                )
                 .returning(api_keys.c.id)
             ).scalar_one()
         )

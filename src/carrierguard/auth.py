@@ -1,0 +1,86 @@
+"""API keys and roles: who may call what.
+
+An API key reads ``cg_<prefix>_<secret>``. Only the SHA-256 of the secret is stored
+(the secret has 256 bits of entropy, so a slow hash adds nothing); the prefix finds
+the row. ``PERMISSIONS`` is the one table of which role may do what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from carrierguard.errors import AuthenticationFailed
+
+KEY_SCHEME = "cg"
+
+
+class Role(StrEnum):
+    CLERK = "clerk"  # carrier store or online shop
+    AGENCY_CLERK = "agency_clerk"  # sales agency: may only submit agency applications
+    HQ_REVIEWER = "hq_reviewer"  # headquarters exception review
+    COMPLIANCE = "compliance"  # regulator figures
+    ADMIN = "admin"  # keys and policy
+    MONITOR = "monitor"  # Prometheus scraping only
+
+
+class Permission(StrEnum):
+    APPLICATIONS_CREATE = "applications:create"
+    APPLICATIONS_READ = "applications:read"
+    HOLDERS_READ = "holders:read"
+    LINES_TERMINATE = "lines:terminate"
+    METRICS_READ = "metrics:read"
+    KEYS_MANAGE = "keys:manage"
+
+
+_R = Role
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.APPLICATIONS_CREATE: frozenset({_R.CLERK, _R.AGENCY_CLERK}),
+    Permission.APPLICATIONS_READ: frozenset(
+        {_R.CLERK, _R.AGENCY_CLERK, _R.HQ_REVIEWER, _R.COMPLIANCE, _R.ADMIN}
+    ),
+    Permission.HOLDERS_READ: frozenset({_R.CLERK, _R.HQ_REVIEWER, _R.COMPLIANCE, _R.ADMIN}),
+    Permission.LINES_TERMINATE: frozenset({_R.CLERK, _R.ADMIN}),
+    Permission.METRICS_READ: frozenset({_R.MONITOR, _R.ADMIN}),
+    Permission.KEYS_MANAGE: frozenset({_R.ADMIN}),
+}
+
+
+def allowed(role: Role, permission: Permission) -> bool:
+    return role in PERMISSIONS[permission]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A key as issued: ``token`` is shown once, only ``secret_hash`` is stored."""
+
+    prefix: str
+    token: str
+    secret_hash: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def issue_key() -> IssuedKey:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return IssuedKey(prefix, f"{KEY_SCHEME}_{prefix}_{secret}", hash_secret(secret))
+
+
+def split_token(token: str) -> tuple[str, str]:
+    """(prefix, secret) of a presented token; raise if it is not one of ours."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_SCHEME or not parts[1] or not parts[2]:
+        raise AuthenticationFailed("malformed API key")
+    if not parts[2].isascii():
+        raise AuthenticationFailed("malformed API key")
+    return parts[1], parts[2]
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)

@@ -1,0 +1,160 @@
+"""Pydantic models of the JSON API (the only place Pydantic is used: the API edge)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from carrierguard.contracts.applications import ApplicationState, Outcome
+from carrierguard.contracts.lines import LineState, SimType
+from carrierguard.contracts.model import MAX_LINES_PER_APPLICATION, Channel, HolderKind
+from carrierguard.contracts.service import JST, utc_now
+from carrierguard.store.registry import ApplicationRecord, HolderRecord, LineRecord
+
+
+def _printable(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
+            raise ValueError("contains a control or unassigned character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+class KycMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Annotated[
+        str, Field(pattern=r"^(ic_chip_mynumber|jpki_signature|ic_chip_license|relied_assertion)$")
+    ]
+
+
+class HolderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: HolderKind
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    name_kana: Annotated[Text, Field(max_length=200)] | None = None
+    birth_date: date | None = None
+    address: Annotated[Text, Field(max_length=400)] | None = None
+    postal_code: Annotated[str, Field(pattern=r"^[0-9]{3}-?[0-9]{4}$")] | None = None
+    corporate_number: Annotated[str, Field(pattern=r"^[0-9]{13}$")] | None = None
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> HolderIn:
+        if self.kind is HolderKind.INDIVIDUAL:
+            if self.birth_date is None:
+                raise ValueError("birth_date is required for an individual")
+            today = utc_now().astimezone(JST).date()
+            if not EARLIEST_BIRTH <= self.birth_date <= today:
+                raise ValueError(f"birth_date must be between {EARLIEST_BIRTH} and today")
+        if self.kind is HolderKind.CORPORATE and not self.corporate_number:
+            raise ValueError("corporate_number is required for a corporation")
+        return self
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sim_type: SimType
+
+
+class ApplicationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "channel": "store",
+                "holder": {
+                    "kind": "individual",
+                    "name": "高橋 一郎",
+                    "name_kana": "タカハシ イチロウ",
+                    "birth_date": "1985-04-01",
+                    "address": "東京都千代田区千代田1-1",
+                    "postal_code": "100-0001",
+                },
+                "kyc": {"method": "ic_chip_mynumber"},
+                "lines": [{"sim_type": "voice"}],
+            }
+        },
+    )
+
+    channel: Channel
+    holder: HolderIn
+    kyc: KycMethod | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES_PER_APPLICATION)]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message_ja: str
+    message_en: str
+    rule: str
+    legal_basis: str
+
+
+class LineOut(BaseModel):
+    line_id: int
+    sim_type: SimType
+    state: LineState
+
+    @classmethod
+    def of(cls, line: LineRecord) -> LineOut:
+        return cls(line_id=line.line_id, sim_type=line.sim_type, state=line.state)
+
+
+class ApplicationOut(BaseModel):
+    application_id: int
+    decision: Outcome
+    state: ApplicationState
+    reasons: list[ReasonOut]
+    holder_id: int
+    lines: list[LineOut]
+    escalate_to_hq: bool
+    requires_actual_users: bool
+
+    @classmethod
+    def of(cls, record: ApplicationRecord) -> ApplicationOut:
+        return cls(
+            application_id=record.application_id,
+            decision=record.outcome,
+            state=record.state,
+            reasons=[ReasonOut(**r.to_dict()) for r in record.reasons],
+            holder_id=record.holder_id,
+            lines=[LineOut.of(ln) for ln in record.lines],
+            escalate_to_hq=record.escalate_to_hq,
+            requires_actual_users=record.requires_actual_users,
+        )
+
+
+class HolderOut(BaseModel):
+    holder_id: int
+    kind: HolderKind
+    lines: list[LineOut]
+
+    @classmethod
+    def of(cls, record: HolderRecord) -> HolderOut:
+        return cls(
+            holder_id=record.holder_id,
+            kind=record.kind,
+            lines=[LineOut.of(ln) for ln in record.lines],
+        )
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message_ja: str
+    message_en: str
+    fields: list[FieldError] = []
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,81 @@
+"""Request-scoped dependencies: the service, the caller's key, and role checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from carrierguard.auth import Permission, Role, allowed, secret_matches, split_token
+from carrierguard.contracts.service import ScreeningService
+from carrierguard.errors import AuthenticationFailed, PermissionDenied
+
+KEY_CACHE_SECONDS = 10.0
+_bearer = HTTPBearer(auto_error=False, description="API key from `carrierguard keys create`")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    key_id: int
+    name: str
+    role: Role
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so that a revoked key stops working quickly."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, token: str) -> Caller | None:
+        hit = self._seen.get(token)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, token: str, caller: Caller) -> None:
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[token] = (time.monotonic() + KEY_CACHE_SECONDS, caller)
+
+
+def get_service(request: Request) -> ScreeningService:
+    service: ScreeningService = request.app.state.service
+    return service
+
+
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("an API key is required: Authorization: Bearer <key>")
+    token = credentials.credentials
+    cache: KeyCache = request.app.state.key_cache
+    cached = cache.get(token)
+    if cached is not None:
+        return cached
+    prefix, secret = split_token(token)
+    service = get_service(request)
+    with service.registry.read() as tx:
+        record = tx.api_key_by_prefix(prefix)
+    if record is None or record.revoked or not secret_matches(secret, record.secret_hash):
+        raise AuthenticationFailed("unknown or revoked API key")
+    caller = Caller(record.key_id, record.name, Role(record.role))
+    cache.put(token, caller)
+    return caller
+
+
+def require(permission: Permission) -> Callable[..., Caller]:
+    """A dependency that lets the call through only for roles holding ``permission``."""
+
+    def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+        if not allowed(caller.role, permission):
+            raise PermissionDenied(f"role {caller.role.value} may not {permission.value}")
+        return caller
+
+    return check
