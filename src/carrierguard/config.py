@@ -44,8 +44,12 @@ class Settings:
         env = os.environ
         base = cls(
             db_url=env.get("CARRIERGUARD_DB", DEFAULT_DB_URL),
-            policy_path=Path(env["CARRIERGUARD_POLICY"]) if env.get("CARRIERGUARD_POLICY") else None,
-            data_key=_decode_key(env["CARRIERGUARD_DATA_KEY"]) if env.get("CARRIERGUARD_DATA_KEY") else b"",
+            policy_path=Path(env["CARRIERGUARD_POLICY"])
+            if env.get("CARRIERGUARD_POLICY")
+            else None,
+            data_key=_decode_key(env["CARRIERGUARD_DATA_KEY"])
+            if env.get("CARRIERGUARD_DATA_KEY")
+            else b"",
             key_file=Path(env.get("CARRIERGUARD_KEY_FILE", DEFAULT_KEY_FILE)),
             log_level=env.get("CARRIERGUARD_LOG_LEVEL", "info"),
         )
