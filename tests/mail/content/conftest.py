@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import quopri
+from email.header import Header
 
 
 def build(
@@ -16,6 +17,8 @@ def build(
     extra: str = "",
 ) -> bytes:
     """Assemble a one-part message from header values and an already-encoded body."""
+    if not subject.isascii():
+        subject = Header(subject, "utf-8").encode()
     head = (
         f"From: {from_}\r\nTo: user@example.net\r\nSubject: {subject}\r\n"
         f"Message-ID: <1@example.jp>\r\nDate: Mon, 02 Sep 2024 10:00:00 +0900\r\n"

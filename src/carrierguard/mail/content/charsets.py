@@ -9,6 +9,7 @@ whether the declared charset was wrong. It does not know about MIME.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 # Declared names mapped to the widest codec that is a superset of them: senders use
@@ -53,6 +54,10 @@ _FALLBACKS: tuple[str, ...] = (
 )
 
 
+# Half-width katakana (rare in real bodies), private use, C1 and C0 controls, U+FFFD.
+_MOJIBAKE = re.compile("[\ufffd\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\x00-\x08\x0b\x0e-\x1f]")
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """Text of one part, the codec that produced it, and whether the label was wrong."""
@@ -82,17 +87,7 @@ def plausibility(text: str) -> float:
     """
     if not text:
         return 1.0
-    bad = 0
-    for ch in text:
-        o = ord(ch)
-        if (
-            o == 0xFFFD
-            or 0xFF61 <= o <= 0xFF9F  # half-width katakana: rare in real mail bodies
-            or 0xE000 <= o <= 0xF8FF  # private use
-            or 0x80 <= o <= 0x9F  # C1 controls
-            or (o < 0x20 and ch not in "\t\n\r\f")
-        ):
-            bad += 1
+    bad = len(_MOJIBAKE.findall(text))
     return 1.0 - bad / len(text)
 
 

@@ -117,8 +117,8 @@ def _charset(part: Message, data: bytes, html: bool) -> str | None:
 
 def _similar(a: str, b: str) -> bool:
     """Cheap test that two renderings (text/plain and text/html) say the same thing."""
-    sa = {a[i : i + 3] for i in range(0, min(len(a), 3000) - 2)}
-    sb = {b[i : i + 3] for i in range(0, min(len(b), 3000) - 2)}
+    sa = {a[i : i + 3] for i in range(0, min(len(a), 1500) - 2)}
+    sb = {b[i : i + 3] for i in range(0, min(len(b), 1500) - 2)}
     if not sa or not sb:
         return not sa and not sb
     return len(sa & sb) / len(sa | sb) >= 0.5

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.utils import getaddresses
+from functools import cache
 
 # Header names (lower-case prefixes) that carry a relay's verdict, list routing or a
 # mail client's local state. None of them is the sender's doing.
@@ -120,12 +121,17 @@ def list_names(headers: list[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+@cache
+def _list_tag(name: str) -> re.Pattern[str]:
+    return re.compile(r"\[" + re.escape(name) + r"\]\s*", re.IGNORECASE)
+
+
 def clean_subject(subject: str, lists: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """Remove verdict tags anywhere and list tags at the front; return what was removed."""
     removed: list[str] = [m.group(0) for m in _VERDICT_TAG.finditer(subject)]
     subject = _VERDICT_TAG.sub(" ", subject)
     for name in lists:
-        pattern = re.compile(r"\[" + re.escape(name) + r"\]\s*", re.IGNORECASE)
+        pattern = _list_tag(name)
         found = pattern.findall(subject)
         removed.extend(f.strip() for f in found)
         subject = pattern.sub("", subject)

@@ -1,0 +1,148 @@
+"""Brands that phishers impersonate, their official domains, and lookalike detection.
+
+The catalogue is ``carrierguard/data/brands.toml``. ``find_brands`` says which brands a text
+names; ``is_official`` says whether a domain belongs to a brand; ``lookalike_of`` says
+whether a domain imitates one (contains its token or sits one or two edits from it after
+homoglyph folding). Pure functions over a loaded, immutable catalogue.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from rapidfuzz.distance import Levenshtein
+
+from carrierguard.mail.content.normalize import compact_for_matching
+
+# Characters phishers swap for look-alikes in domains; folded before comparing.
+_HOMOGLYPHS = str.maketrans({"0": "o", "1": "l", "3": "e", "5": "s", "|": "l", "i": "l"})
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """One impersonated brand: its names, official domains and lookalike tokens."""
+
+    name: str
+    aliases: tuple[str, ...]
+    strict: tuple[str, ...]
+    domains: tuple[str, ...]
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Catalogue:
+    """All brands plus shared infrastructure domains that are never lookalikes.
+
+    The indexes are derived in ``parse_catalogue`` so that per-link checks stay cheap.
+    """
+
+    brands: tuple[Brand, ...]
+    not_lookalike: frozenset[str]
+    official_index: frozenset[str]
+    token_pattern: re.Pattern[str]
+    token_brand: tuple[tuple[str, str], ...]  # (folded token, brand name), longest first
+
+
+def parse_catalogue(text: str) -> Catalogue:
+    """Build a catalogue from TOML text (the format of ``data/brands.toml``)."""
+    data = tomllib.loads(text)
+    brands = []
+    for row in data.get("brand", []):
+        domains = tuple(d.lower() for d in row["domains"])
+        tokens = row.get("tokens") or [d.split(".")[0] for d in domains if len(d.split(".")[0]) > 3]
+        brands.append(
+            Brand(
+                name=row["name"],
+                aliases=tuple(compact_for_matching(a) for a in row.get("aliases", [])),
+                strict=tuple(row.get("strict", [])),
+                domains=domains,
+                tokens=tuple(t.lower() for t in tokens),
+            )
+        )
+    pairs = sorted(
+        {(t.translate(_HOMOGLYPHS), b.name) for b in brands for t in b.tokens if len(t) >= 3},
+        key=lambda p: -len(p[0]),
+    )
+    return Catalogue(
+        brands=tuple(brands),
+        not_lookalike=frozenset(data.get("not_lookalike", [])),
+        official_index=frozenset(d for b in brands for d in b.domains),
+        token_pattern=re.compile("|".join(re.escape(t) for t, _ in pairs) or "(?!)"),
+        token_brand=tuple(pairs),
+    )
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    """The catalogue shipped in the package."""
+    ref = resources.files("carrierguard.data").joinpath("brands.toml")
+    return parse_catalogue(ref.read_text(encoding="utf-8"))
+
+
+@cache
+def _strict_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(word) + r"(?![A-Za-z0-9])")
+
+
+def find_brands(text: str, catalogue: Catalogue) -> tuple[Brand, ...]:
+    """Brands named in ``text`` (already normalised)."""
+    compact = compact_for_matching(text)
+    found = []
+    for brand in catalogue.brands:
+        if any(a in compact for a in brand.aliases) or any(
+            _strict_pattern(w).search(text) for w in brand.strict
+        ):
+            found.append(brand)
+    return tuple(found)
+
+
+def domain_matches(domain: str, official: str) -> bool:
+    """True when ``domain`` is ``official`` or one of its subdomains."""
+    return domain == official or domain.endswith("." + official)
+
+
+def is_official(domain: str, brand: Brand) -> bool:
+    """True when ``domain`` (a host or registrable domain) belongs to ``brand``."""
+    domain = domain.lower().rstrip(".")
+    return any(domain_matches(domain, d) for d in brand.domains)
+
+
+def _suffixes(domain: str) -> list[str]:
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def official_anywhere(domain: str, catalogue: Catalogue) -> bool:
+    """True when ``domain`` belongs to any catalogued brand."""
+    return any(s in catalogue.official_index for s in _suffixes(domain.lower().rstrip(".")))
+
+
+def lookalike_of(host: str, catalogue: Catalogue) -> str | None:
+    """Name of the brand whose domain ``host`` imitates, or None.
+
+    Official domains and shared infrastructure are never lookalikes.
+    """
+    host = host.lower().rstrip(".")
+    if not host or official_anywhere(host, catalogue):
+        return None
+    if any(s in catalogue.not_lookalike for s in _suffixes(host)):
+        return None
+    folded = host.translate(_HOMOGLYPHS).replace("rn", "m").replace("vv", "w")
+    m = catalogue.token_pattern.search(folded)
+    if m:
+        return next(name for tok, name in catalogue.token_brand if tok == m.group(0))
+    for label in folded.split("."):
+        if len(label) < 5:
+            continue
+        for tok, name in catalogue.token_brand:
+            if (
+                len(tok) >= 5
+                and abs(len(label) - len(tok)) <= 1
+                and Levenshtein.distance(label, tok, score_cutoff=1) <= 1
+            ):
+                return name
+    return None

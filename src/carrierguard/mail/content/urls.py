@@ -1,0 +1,130 @@
+"""Evidence from links: real target against displayed text, shorteners, IP hosts, IDN.
+
+``analyse_link`` turns one (href, text) pair into a ``LinkEvidence``. It never fetches
+anything (the corpora hold live phishing URLs) and never raises on a malformed URL: such a
+link is simply reported as unparsable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+from carrierguard.mail.content.brands import Catalogue, lookalike_of, official_anywhere
+
+SHORTENERS = frozenset(
+    (
+        *("bit.ly", "t.co", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "x.gd"),
+        *("t.ly", "rebrand.ly", "cutt.ly", "s.id", "urx.nu", "urx2.nu", "urx3.nu", "v.gd"),
+        *("qr.paps.jp", "amzn.to", "bit.do", "shorturl.at", "rb.gy", "tiny.cc", "lnkd.in"),
+        *("0rz.tw", "reurl.cc", "00m.in", "u.to", "clck.ru", "ux.nu", "onl.bz", "onl.sc"),
+    )
+)
+_DOMAINISH = re.compile(r"((?:[a-z0-9-]+\.)+[a-z]{2,})", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvidence:
+    """What one link says about the message."""
+
+    host: str
+    domain: str
+    scheme: str
+    ip_host: bool
+    punycode: bool
+    non_ascii_host: bool
+    shortener: bool
+    userinfo: bool
+    text_domain_mismatch: bool
+    lookalike: str | None
+    official: bool
+    parsable: bool
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+@cache
+def registrable_domain(host: str) -> str:
+    """``www.example.co.jp`` -> ``example.co.jp``; the host itself when it has no suffix."""
+    host = host.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return host
+    return _psl().privatesuffix(host) or host
+
+
+def split_host(href: str) -> tuple[str, str, str, bool]:
+    """(scheme, host, registrable domain, had userinfo) of ``href``; empties when unparsable."""
+    href = href.strip()
+    if href.lower().startswith("www."):
+        href = "http://" + href
+    try:
+        parts = urlsplit(href)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "", "", "", False
+    if not host:
+        return parts.scheme.lower(), "", "", False
+    return parts.scheme.lower(), host, registrable_domain(host), "@" in parts.netloc
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return bool(re.fullmatch(r"(?:0x[0-9a-f]+|\d{8,10})", host))
+    return True
+
+
+def _text_domain(text: str) -> str:
+    m = _DOMAINISH.search(text.strip())
+    if not m:
+        return ""
+    return registrable_domain(m.group(1).lower())
+
+
+def analyse_link(href: str, text: str, catalogue: Catalogue) -> LinkEvidence:
+    """Evidence for one link; ``text`` is what the reader sees ('' for a bare URL)."""
+    scheme, host, domain, userinfo = split_host(href)
+    if not host:
+        return LinkEvidence(
+            "",
+            "",
+            scheme,
+            False,
+            False,
+            False,
+            False,
+            False,
+            False,
+            None,
+            False,
+            scheme in ("mailto", "tel", "cid"),
+        )
+    shown = _text_domain(text)
+    ascii_host = host.isascii()
+    return LinkEvidence(
+        host=host,
+        domain=domain,
+        scheme=scheme,
+        ip_host=_is_ip(host),
+        punycode="xn--" in host,
+        non_ascii_host=not ascii_host,
+        shortener=host in SHORTENERS or domain in SHORTENERS,
+        userinfo=userinfo,
+        text_domain_mismatch=bool(shown) and shown != domain,
+        lookalike=lookalike_of(host, catalogue),
+        official=official_anywhere(host, catalogue),
+        parsable=True,
+    )
