@@ -1,0 +1,96 @@
+"""Authentication-Results header fields (RFC 8601): writing ours, spotting forged ones.
+
+Pure text in, text out. The value is folded one method per line so that Postfix
+and mail readers show it legibly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from carrierguard.mail.auth.dkim import ArcResult, DkimSignatureResult
+from carrierguard.mail.auth.dmarc import DmarcResult
+from carrierguard.mail.auth.spf import SpfResult
+
+_UNSAFE = re.compile(r"[^\x21-\x7e]|[;()\"\\]")
+
+
+def _value(text: str) -> str:
+    """A property value: as-is when it is a token, quoted otherwise."""
+    if text and not _UNSAFE.search(text):
+        return text
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _comment(text: str) -> str:
+    cleaned = re.sub(r"[()\\\r\n]", " ", text).strip()
+    return f" ({cleaned[:120]})" if cleaned else ""
+
+
+def spf_clause(spf: SpfResult | None) -> str:
+    if spf is None:
+        return "spf=none"
+    if spf.scope == "helo":
+        return f"spf={spf.result} smtp.helo={_value(spf.domain)}"
+    return f"spf={spf.result} smtp.mailfrom={_value(spf.sender)}"
+
+
+def dkim_clauses(signatures: Sequence[DkimSignatureResult]) -> list[str]:
+    if not signatures:
+        return ["dkim=none"]
+    clauses = []
+    for sig in signatures:
+        note = sig.reason
+        if sig.body_length is not None and not sig.body_fully_signed:
+            note = f"l={sig.body_length} leaves body unsigned"
+        clause = f"dkim={sig.result}{_comment(note)} header.d={_value(sig.domain)}"
+        if sig.selector:
+            clause += f" header.s={_value(sig.selector)}"
+        if sig.algorithm:
+            clause += f" header.a={_value(sig.algorithm)}"
+        clauses.append(clause)
+    return clauses
+
+
+def arc_clause(arc: ArcResult) -> str:
+    if arc.result == "fail":
+        return f"arc=fail{_comment(arc.reason)}"
+    if arc.sealers:
+        return f"arc={arc.result}{_comment(f'i={arc.instances} sealer={arc.last_sealer}')}"
+    return f"arc={arc.result}"
+
+
+def dmarc_clause(dmarc: DmarcResult) -> str:
+    notes = [f"p={dmarc.policy}", f"dis={dmarc.disposition}"]
+    if dmarc.testing:
+        notes.append("t=y")
+    if dmarc.override:
+        notes.append(f"override={dmarc.override}")
+    if dmarc.reason:
+        notes.append(dmarc.reason)
+    clause = f"dmarc={dmarc.result}{_comment(' '.join(notes))}"
+    clause += f" header.from={_value(dmarc.header_from or 'none')}"
+    if dmarc.record is not None:
+        clause += f" policy.dmarc={dmarc.policy}"
+    return clause
+
+
+def authentication_results(
+    authserv_id: str,
+    *,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimSignatureResult],
+    arc: ArcResult,
+    dmarc: DmarcResult,
+) -> str:
+    """The value (without the field name) of our Authentication-Results field."""
+    clauses = [spf_clause(spf), *dkim_clauses(dkim), arc_clause(arc), dmarc_clause(dmarc)]
+    return ";\r\n\t".join([authserv_id, *clauses])
+
+
+def authserv_id_of(value: str) -> str:
+    """The authserv-id of an Authentication-Results value (its first token), lower-cased."""
+    head = re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).strip()
+    return head.split()[0].lower() if head else ""
