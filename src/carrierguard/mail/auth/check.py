@@ -131,3 +131,67 @@ def authenticate(
     )
     header = authentication_results(authserv_id, spf=spf, dkim=dkim, arc=arc, dmarc=dmarc)
     return AuthReport(author, spf, dkim, arc, dmarc, header)
+
+
+def report_to_dict(report: AuthReport) -> dict[str, object]:
+    """The JSON shape of ``carrierguard mail check`` (and the ``auth`` part of ``scan``)."""
+    dmarc = report.dmarc
+    author = report.author
+    return {
+        "spf": report.spf.result if report.spf is not None else "none",
+        "dkim": report.dkim_summary,
+        "arc": report.arc.result,
+        "dmarc": {
+            "result": dmarc.result,
+            "policy": dmarc.policy,
+            "disposition": dmarc.disposition,
+            "header_from": dmarc.header_from,
+            "policy_domain": dmarc.policy_domain,
+            "org_domain": dmarc.org_domain,
+            "spf_aligned": dmarc.spf_aligned,
+            "dkim_aligned": dmarc.dkim_aligned,
+            "testing": dmarc.testing,
+            "override": dmarc.override,
+            "reason": dmarc.reason,
+        },
+        "authentication_results": report.authentication_results,
+        "details": {
+            "author": (
+                {"problem": author.code, "detail": author.detail}
+                if isinstance(author, AuthorProblem)
+                else {
+                    "domain": author.domain,
+                    "unicode_domain": author.unicode_domain,
+                    "confusable": author.confusable,
+                }
+            ),
+            "spf": (
+                None
+                if report.spf is None
+                else {
+                    "result": report.spf.result,
+                    "scope": report.spf.scope,
+                    "domain": report.spf.domain,
+                    "explanation": report.spf.explanation,
+                }
+            ),
+            "dkim": [
+                {
+                    "result": s.result,
+                    "domain": s.domain,
+                    "selector": s.selector,
+                    "algorithm": s.algorithm,
+                    "body_length": s.body_length,
+                    "body_fully_signed": s.body_fully_signed,
+                    "reason": s.reason,
+                }
+                for s in report.dkim
+            ],
+            "arc": {
+                "result": report.arc.result,
+                "instances": report.arc.instances,
+                "sealers": list(report.arc.sealers),
+                "reason": report.arc.reason,
+            },
+        },
+    }

@@ -84,10 +84,14 @@ def authentication_results(
     dkim: Sequence[DkimSignatureResult],
     arc: ArcResult,
     dmarc: DmarcResult,
+    fold: str = " ",
 ) -> str:
-    """The value (without the field name) of our Authentication-Results field."""
+    """The value (without the field name) of our Authentication-Results field.
+
+    ``fold`` goes after each ``;``: a space for one line, ``"\n\t"`` for a milter.
+    """
     clauses = [spf_clause(spf), *dkim_clauses(dkim), arc_clause(arc), dmarc_clause(dmarc)]
-    return ";\r\n\t".join([authserv_id, *clauses])
+    return (";" + fold).join([authserv_id, *clauses])
 
 
 def authserv_id_of(value: str) -> str:
