@@ -34,6 +34,12 @@ class Permission(StrEnum):
     LINES_TERMINATE = "lines:terminate"
     METRICS_READ = "metrics:read"
     KEYS_MANAGE = "keys:manage"
+    CASES_READ = "cases:read"
+    CASES_SUPPLY = "cases:supply"  # purpose, pledge, actual users; escalate; withdraw
+    CASES_DECIDE = "cases:decide"  # request info, approve, refuse
+    REPORTS_READ = "reports:read"
+    AUDIT_READ = "audit:read"
+    POLICY_CHANGE = "policy:change"
 
 
 _R = Role
@@ -46,6 +52,14 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.LINES_TERMINATE: frozenset({_R.CLERK, _R.ADMIN}),
     Permission.METRICS_READ: frozenset({_R.MONITOR, _R.ADMIN}),
     Permission.KEYS_MANAGE: frozenset({_R.ADMIN}),
+    Permission.CASES_READ: frozenset(
+        {_R.CLERK, _R.AGENCY_CLERK, _R.HQ_REVIEWER, _R.COMPLIANCE, _R.ADMIN}
+    ),
+    Permission.CASES_SUPPLY: frozenset({_R.CLERK, _R.AGENCY_CLERK}),
+    Permission.CASES_DECIDE: frozenset({_R.HQ_REVIEWER}),
+    Permission.REPORTS_READ: frozenset({_R.COMPLIANCE, _R.HQ_REVIEWER, _R.ADMIN}),
+    Permission.AUDIT_READ: frozenset({_R.COMPLIANCE, _R.ADMIN}),
+    Permission.POLICY_CHANGE: frozenset({_R.ADMIN}),
 }
 
 

@@ -14,12 +14,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import structlog
 
 from carrierguard.contracts.applications import INITIAL_STATE, Outcome
+from carrierguard.contracts.cases import open_case
 from carrierguard.contracts.decide import decide
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
 from carrierguard.contracts.model import Application, HolderIdentity, HolderKind
 from carrierguard.contracts.policy import Policy
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import IdempotencyKeyReused
+from carrierguard.store import audit
 from carrierguard.store.registry import (
     ApplicationRecord,
     HolderRecord,
@@ -98,6 +100,7 @@ class ScreeningService:
         application: Application,
         *,
         submitted_by: int | None = None,
+        actor: str = "cli",
         idempotency_key: str | None = None,
         request_hash: str = "",
     ) -> ScreeningResult:
@@ -149,9 +152,34 @@ class ScreeningService:
                     opened_on=application.applied_on,
                     now=now,
                 )
+            if decision.outcome is Outcome.REVIEW:
+                open_case(
+                    tx.conn,
+                    application_id=application_id,
+                    holder_id=holder_id,
+                    channel=application.channel.value,
+                    decision=decision,
+                    actor=actor,
+                    now=now,
+                )
             if idempotency_key is not None:
                 tx.complete_idempotency_key(key_owner, idempotency_key, application_id)
             record = tx.application(application_id)
+            # Last, so that the chain's lock is held as briefly as possible.
+            audit.append(
+                tx.conn,
+                actor=actor,
+                action="application.decided",
+                subject=f"application:{application_id}",
+                payload={
+                    "holder_id": holder_id,
+                    "channel": application.channel.value,
+                    "outcome": decision.outcome.value,
+                    "codes": sorted(decision.codes),
+                    "lines": [ln.line_id for ln in record.lines],
+                },
+                now=now,
+            )
         log.info(
             "application.decided",
             application_id=application_id,
@@ -170,7 +198,7 @@ class ScreeningService:
         with self.registry.read() as tx:
             return tx.holder(holder_id)
 
-    def terminate_line(self, line_id: int) -> LineRecord:
+    def terminate_line(self, line_id: int, *, actor: str = "cli") -> LineRecord:
         """Terminate a line (a reserved line's reservation lapses instead)."""
         now = self.clock()
         with self.registry.write() as tx:
@@ -178,5 +206,13 @@ class ScreeningService:
             event = LineEvent.REFUSE if state is LineState.RESERVED else LineEvent.TERMINATE
             tx.set_line_state(line_id, next_line_state(state, event), now)
             record = tx.line(line_id)
+            audit.append(
+                tx.conn,
+                actor=actor,
+                action="line.terminated",
+                subject=f"line:{line_id}",
+                payload={"from": state.value, "to": record.state.value},
+                now=now,
+            )
         log.info("line.terminated", line_id=line_id)
         return record

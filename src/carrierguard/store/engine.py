@@ -86,7 +86,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     try:
         with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "head")
+            command.upgrade(alembic_config(conn), "heads")
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"cannot migrate the database: {exc.__class__.__name__}") from exc
 

@@ -23,7 +23,14 @@ from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import Channel, HolderKind, Holding, Reason
 from carrierguard.errors import NotFound, StoreUnavailable
 from carrierguard.store.engine import READ_ONLY
-from carrierguard.store.schema import api_keys, applications, holders, idempotency_keys, lines
+from carrierguard.store.schema import (
+    api_keys,
+    applications,
+    cases,
+    holders,
+    idempotency_keys,
+    lines,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class ApplicationRecord:
     escalate_to_hq: bool
     requires_actual_users: bool
     created_at: datetime
+    case_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +189,13 @@ class RegistryTx:
         )
         return [Holding(SimType(r.sim_type), LineState(r.state), r.opened_on) for r in rows]
 
+    def risk_flags(self, holder_id: int) -> list[str]:
+        raw = self.conn.execute(
+            select(holders.c.risk_flags).where(holders.c.id == holder_id)
+        ).scalar_one_or_none()
+        flags: list[str] = json.loads(raw) if raw else []
+        return flags
+
     def holder(self, holder_id: int) -> HolderRecord:
         kind = self.conn.execute(
             select(holders.c.kind).where(holders.c.id == holder_id)
@@ -272,6 +287,9 @@ class RegistryTx:
             escalate_to_hq=row.escalate_to_hq,
             requires_actual_users=row.requires_actual_users,
             created_at=row.created_at,
+            case_id=self.conn.execute(
+                select(cases.c.id).where(cases.c.application_id == application_id)
+            ).scalar_one_or_none(),
         )
 
     def lock_line(self, line_id: int) -> tuple[int, LineState]:

@@ -102,3 +102,100 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
 )
+
+# -- exception cases (C2, C3) ------------------------------------------------------------
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("application_id", Id, ForeignKey("applications.id"), nullable=False, unique=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("purpose_category", String(16)),
+    Column("purpose_text", LargeBinary),  # sealed: free text may name people
+    Column("pledge_signed_by", LargeBinary),  # sealed
+    Column("pledge_signed_at", DateTime(timezone=True)),
+    Column("requires_actual_users", Boolean, nullable=False),
+    Column("lines_beyond_cap", Integer, nullable=False),
+    Column("sla_due_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(100)),
+    Column("decision_code", String(48)),
+    Column("decision_comment", LargeBinary),  # sealed
+)
+
+actual_users = Table(
+    "actual_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), nullable=False, index=True),
+    Column("pii", LargeBinary, nullable=False),  # sealed name and birth date
+    Column("relationship", String(32), nullable=False),
+    Column("verification_method", String(32), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+)
+
+# -- audit trail: append-only, hash-chained ---------------------------------------------
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("subject", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# -- people who sign in to the pages -----------------------------------------------------
+web_users = Table(
+    "web_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", LargeBinary, nullable=False),  # sealed
+    Column("totp_last_step", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("web_users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+#: One row (id 1): the newest entry's seq and hash. Appending locks it; verification
+#: compares the chain's end with it, so removing the newest entries is detected too.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Id, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -20,6 +20,7 @@ from prometheus_client import (
 from carrierguard import __version__
 from carrierguard.auth import Permission
 from carrierguard.config import Settings
+from carrierguard.contracts.cases import CaseService
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.crypto import DataProtector
@@ -28,6 +29,7 @@ from carrierguard.logs import configure_logging
 from carrierguard.store.engine import create_store_engine
 from carrierguard.store.registry import Registry
 from carrierguard.web.api.applications import router as applications_router
+from carrierguard.web.api.cases import router as cases_router
 from carrierguard.web.deps import Caller, KeyCache, require
 
 log = structlog.get_logger("carrierguard.web")
@@ -76,9 +78,12 @@ def create_app(
         description="契約審査とフィッシング対策 / Contract screening and phishing-mail defence.",
     )
     app.state.service = service or build_service(settings)
+    svc: ScreeningService = app.state.service
+    app.state.cases = CaseService(svc.registry, svc.protector, svc.clock)
     app.state.key_cache = KeyCache()
     app.state.metrics = _metrics()
     app.include_router(applications_router)
+    app.include_router(cases_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

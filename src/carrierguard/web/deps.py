@@ -24,6 +24,11 @@ class Caller:
     name: str
     role: Role
 
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        return f"key:{self.name}"
+
 
 class KeyCache:
     """Verified keys for a few seconds, so that a revoked key stops working quickly."""

@@ -74,6 +74,7 @@ def create_application(
     result = service.screen(
         to_application(body, service),
         submitted_by=caller.key_id,
+        actor=caller.actor,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
@@ -110,7 +111,7 @@ def get_holder(
 def terminate_line(
     line_id: IdPath,
     service: Service,
-    _: Annotated[Caller, Depends(require(Permission.LINES_TERMINATE))],
+    caller: Annotated[Caller, Depends(require(Permission.LINES_TERMINATE))],
 ) -> LineOut:
     """Terminate a line (解約); a reserved line's reservation lapses."""
-    return LineOut.of(service.terminate_line(line_id))
+    return LineOut.of(service.terminate_line(line_id, actor=caller.actor))

@@ -115,6 +115,7 @@ class ApplicationOut(BaseModel):
     lines: list[LineOut]
     escalate_to_hq: bool
     requires_actual_users: bool
+    case_id: int | None = None
 
     @classmethod
     def of(cls, record: ApplicationRecord) -> ApplicationOut:
@@ -127,6 +128,7 @@ class ApplicationOut(BaseModel):
             lines=[LineOut.of(ln) for ln in record.lines],
             escalate_to_hq=record.escalate_to_hq,
             requires_actual_users=record.requires_actual_users,
+            case_id=record.case_id,
         )
 
 
