@@ -15,7 +15,12 @@ from carrierguard.errors import InvalidInput
 from carrierguard.mail.auth.check import Envelope, authenticate, report_to_dict
 from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, StaticResolver
 from carrierguard.mail.message import Message
-from carrierguard.mail.settings import DEFAULT_DNS_TIMEOUT, MailSettings
+from carrierguard.mail.settings import (
+    DEFAULT_DNS_TIMEOUT,
+    DEFAULT_QUARANTINE_DIR,
+    AllowList,
+    MailSettings,
+)
 
 app = typer.Typer(
     help="メール認証とフィッシング対策 / Mail authentication and phishing defence.",
@@ -85,6 +90,58 @@ def check(
         malformed_from_disposition=settings.malformed_from,
     )
     typer.echo(json.dumps(report_to_dict(report), ensure_ascii=False))
+
+
+@app.command()
+def milter(
+    listen: Annotated[
+        str, typer.Option(help="待ち受けアドレス / inet:HOST:PORT")
+    ] = "inet:127.0.0.1:8891",
+    authserv_id: Annotated[str | None, typer.Option("--authserv-id")] = None,
+    quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    nameserver: Nameserver = None,
+    dns_port: Annotated[int, typer.Option("--dns-port")] = 53,
+    dns_zone: DnsZone = None,
+    allow: Annotated[
+        list[str] | None, typer.Option(help="許可リスト (ドメインまたは CIDR) / allow-list entry")
+    ] = None,
+    trusted_arc_sealer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-arc-sealer", help="信頼する ARC 転送元 / trusted ARC sealer domain"
+        ),
+    ] = None,
+    monitor: Annotated[
+        bool, typer.Option("--monitor", help="判定のみで拒否・隔離しない / never reject or hold")
+    ] = False,
+    on_error: Annotated[str, typer.Option("--on-error", help="tempfail | accept")] = "tempfail",
+) -> None:
+    """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters."""
+    import asyncio
+
+    from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
+    from carrierguard.mail.quarantine import QuarantineStore
+    from carrierguard.mail.verdict import standard_stages
+
+    try:
+        host, port = parse_listen(listen)
+        options: dict[str, object] = {
+            "enforce": not monitor,
+            "on_error": on_error,
+            "allow": AllowList.parse(allow or []),
+            "trusted_arc_sealers": frozenset(d.lower() for d in trusted_arc_sealer or []),
+            "quarantine_dir": quarantine_dir,
+        }
+        if authserv_id:
+            options["authserv_id"] = authserv_id
+        settings = MailSettings(**options)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
+    resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
+    server = MilterServer(
+        settings, standard_stages(resolver, settings), QuarantineStore(quarantine_dir)
+    )
+    asyncio.run(serve_forever(server, host, port))
 
 
 # --- phishing scan ------------------------------------------------------------------------------

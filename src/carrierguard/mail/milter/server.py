@@ -1,0 +1,203 @@
+"""The asyncio milter server: a thin loop around ``MilterConnection`` and the verdict pipeline.
+
+One task per MTA connection reads bytes, feeds the sans-IO protocol object and
+writes its replies. At end of message the pipeline runs in a worker thread (DNS
+lookups block) under a time limit. Any failure there answers ``tempfail`` (or
+``accept``, if so configured): the client retries and no mail is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from carrierguard.errors import CarrierGuardError, MilterProtocolError
+from carrierguard.mail.auth.author import AuthorDomain
+from carrierguard.mail.message import Message
+from carrierguard.mail.milter.protocol import (
+    Abort,
+    Accept,
+    AddHeader,
+    ChangeHeader,
+    Continue,
+    Discard,
+    EndOfMessage,
+    Event,
+    MilterConnection,
+    Negotiate,
+    Quit,
+    Reply,
+    ReplyCode,
+    TempFail,
+    needs_reply,
+)
+from carrierguard.mail.milter.session import MilterSession
+from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.settings import MailSettings
+from carrierguard.mail.verdict import Action, CheckContext, Stage, run_pipeline
+
+log = structlog.get_logger("carrierguard.mail.milter")
+
+ResultSink = Callable[[MilterSession, CheckContext], None]
+
+
+def parse_listen(spec: str) -> tuple[str, int]:
+    """``inet:HOST:PORT`` (Postfix notation) or ``HOST:PORT`` -> (host, port)."""
+    text = spec.removeprefix("inet:")
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address must be inet:HOST:PORT, got {spec!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass
+class MilterStats:
+    """Counters and latencies the benchmark and metrics read."""
+
+    messages: int = 0
+    errors: int = 0
+    eom_seconds: list[float] | None = None
+
+
+class MilterServer:
+    """Serves the milter protocol for Postfix ``smtpd_milters``."""
+
+    def __init__(
+        self,
+        settings: MailSettings,
+        stages: Sequence[Stage],
+        quarantine: QuarantineStore,
+        *,
+        on_result: ResultSink | None = None,
+        keep_latencies: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.stages = list(stages)
+        self.quarantine = quarantine
+        self.on_result = on_result
+        self.stats = MilterStats(eom_seconds=[] if keep_latencies else None)
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self.handle, host, port)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = MilterConnection()
+        session = MilterSession()
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                replies: list[Reply] = []
+                closing = False
+                for event in connection.receive(data):
+                    if isinstance(event, Quit):
+                        closing = not event.keep_connection
+                        session = MilterSession()
+                        continue
+                    replies.extend(await self.respond(event, session, connection))
+                if replies:
+                    writer.write(b"".join(connection.send(r) for r in replies))
+                    await writer.drain()
+                if closing:
+                    break
+        except MilterProtocolError as exc:
+            # Closing makes Postfix apply milter_default_action (tempfail): nothing is lost.
+            log.warning("milter_protocol_error", error=str(exc))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def respond(
+        self, event: Event, session: MilterSession, connection: MilterConnection
+    ) -> list[Reply]:
+        if isinstance(event, Negotiate):
+            reply = connection.negotiate_reply()
+            session.leading_space = bool(reply.protocol & 0x100000)
+            return [reply]
+        if isinstance(event, Abort):
+            session.reset_message()
+            return []
+        session.apply(event)
+        if isinstance(event, EndOfMessage):
+            return await self.end_of_message(session)
+        return [Continue()] if needs_reply(event) else []
+
+    async def end_of_message(self, session: MilterSession) -> list[Reply]:
+        started = time.perf_counter()
+        try:
+            replies = await asyncio.wait_for(
+                asyncio.to_thread(self.judge, session), timeout=self.settings.check_timeout
+            )
+        except Exception as exc:  # every failure must end in a safe SMTP answer
+            self.stats.errors += 1
+            log.error(
+                "milter_check_failed",
+                queue_id=session.queue_id,
+                error=repr(exc),
+                action=self.settings.on_error,
+            )
+            replies = [TempFail()] if self.settings.on_error == "tempfail" else [Accept()]
+        self.stats.messages += 1
+        if self.stats.eom_seconds is not None:
+            self.stats.eom_seconds.append(time.perf_counter() - started)
+        session.reset_message()
+        return replies
+
+    def judge(self, session: MilterSession) -> list[Reply]:
+        """Run the pipeline for the message in ``session`` and translate its verdict."""
+        raw = session.raw_message()
+        message = Message.parse(raw)
+        context = run_pipeline(self.stages, message, CheckContext(session.envelope()))
+        verdict = context.verdict
+        if verdict is None:
+            raise CarrierGuardError("the pipeline ended without a verdict")
+        if self.on_result is not None:
+            self.on_result(session, context)
+        log.info(
+            "milter_verdict",
+            queue_id=session.queue_id,
+            action=verdict.action.value,
+            reasons=[r.code for r in verdict.reasons],
+            dmarc=context.auth.dmarc.result if context.auth else None,
+        )
+        edits: list[Reply] = [
+            ChangeHeader(index, "Authentication-Results", "")
+            for index in reversed(session.forged_results(self.settings.authserv_id))
+        ]
+        # With SMFIP_HDR_LEADSPC the MTA writes "Name:" + value verbatim.
+        lead = " " if session.leading_space else ""
+        edits.extend(AddHeader(name, lead + value) for name, value in context.add_headers)
+        if verdict.action is Action.REJECT:
+            return [ReplyCode(verdict.smtp_code, verdict.smtp_status, verdict.smtp_text)]
+        if verdict.action is Action.QUARANTINE:
+            stamped = b"".join(
+                f"{name}: {value}\r\n".encode() for name, value in context.add_headers
+            )
+            author = context.auth.author if context.auth else None
+            self.quarantine.put(
+                stamped + raw,
+                mail_from=session.mail_from,
+                recipients=tuple(session.recipients),
+                header_from=author.domain if isinstance(author, AuthorDomain) else "",
+                reasons=tuple(r.code for r in verdict.reasons),
+                queue_id=session.queue_id,
+            )
+            # Only now, with the copy durable, may the MTA forget the message.
+            return [Discard()]
+        return [*edits, Continue()]
+
+
+async def serve_forever(server: MilterServer, host: str, port: int) -> None:
+    listener = await server.start(host, port)
+    log.info("milter_listening", host=host, port=port)
+    async with listener:
+        await listener.serve_forever()

@@ -1,0 +1,99 @@
+"""What one milter connection has learned: the client, the envelope, the message so far.
+
+Pure bookkeeping over protocol events; it rebuilds the message bytes exactly
+enough for DKIM to verify (header values keep their leading whitespace, folded
+lines get CRLF back) and knows which Authentication-Results fields claim to be
+ours, so the milter can delete those forgeries (RFC 8601 section 5).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from carrierguard.mail.auth.check import Envelope
+from carrierguard.mail.auth.results import authserv_id_of
+from carrierguard.mail.milter.protocol import (
+    BodyChunk,
+    Connect,
+    EndOfMessage,
+    Event,
+    Header,
+    Helo,
+    Macros,
+    MailFrom,
+    Recipient,
+)
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+@dataclass
+class MilterSession:
+    """Accumulates one connection's state; ``reset_message`` starts the next message."""
+
+    leading_space: bool = True
+    client_ip: str | None = None
+    client_name: str = ""
+    helo: str = ""
+    mail_from: str = ""
+    recipients: list[str] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    macros: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, Macros):
+            self.macros.update(dict(event.values))
+        elif isinstance(event, Connect):
+            self.client_name = event.hostname
+            self.client_ip = event.address if event.family in ("4", "6") else None
+        elif isinstance(event, Helo):
+            self.helo = event.name
+        elif isinstance(event, MailFrom):
+            self.reset_message()
+            self.mail_from = event.address
+        elif isinstance(event, Recipient):
+            self.recipients.append(event.address)
+        elif isinstance(event, Header):
+            self.headers.append((event.name, event.value))
+        elif isinstance(event, BodyChunk | EndOfMessage):
+            self.body.extend(event.data)
+
+    def reset_message(self) -> None:
+        self.mail_from = ""
+        self.recipients = []
+        self.headers = []
+        self.body = bytearray()
+
+    @property
+    def queue_id(self) -> str:
+        return self.macros.get("i", "")
+
+    def envelope(self) -> Envelope:
+        return Envelope(
+            ip=self.client_ip or self.macros.get("{client_addr}") or None,
+            helo=self.helo,
+            mail_from=self.mail_from,
+            recipients=tuple(self.recipients),
+        )
+
+    def raw_message(self) -> bytes:
+        """The message as received, rebuilt from the header and body events."""
+        lines = []
+        for name, value in self.headers:
+            separator = ":" if self.leading_space else ": "
+            encoded = (name + separator + value).encode("utf-8", "surrogateescape")
+            lines.append(_BARE_LF.sub(b"\r\n", encoded) + b"\r\n")
+        return b"".join(lines) + b"\r\n" + bytes(self.body)
+
+    def forged_results(self, authserv_id: str) -> list[int]:
+        """1-based indexes (among A-R fields) of fields that claim our authserv-id."""
+        indexes = []
+        position = 0
+        for name, value in self.headers:
+            if name.lower() == "authentication-results":
+                position += 1
+                if authserv_id_of(value) == authserv_id.lower():
+                    indexes.append(position)
+        return indexes

@@ -1,0 +1,144 @@
+"""The quarantine: a directory of held messages, written so that none is ever half-there.
+
+Each message is two files named by a random id: ``<id>.eml`` (the message with
+our headers) and ``<id>.json`` (its metadata, the index entry). Both are written
+to a temporary file, fsynced, renamed into place and the directory fsynced, the
+metadata last: a message is listed only once its bytes are durable. The milter
+only answers "discard" to the MTA after ``put`` returned, so a crash in between
+leaves the MTA to retry. Release and feedback (the phishing issue) build on
+``list``/``get``/``mark``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from carrierguard.errors import NotFound
+
+STATES = ("held", "released", "deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """The index entry of one held message."""
+
+    id: str
+    received_at: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    header_from: str
+    reasons: tuple[str, ...]
+    queue_id: str = ""
+    size: int = 0
+    state: str = "held"
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"unknown quarantine state {self.state!r}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class QuarantineStore:
+    """A filesystem quarantine rooted at ``directory`` (created with mode 0700)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def put(
+        self,
+        raw: bytes,
+        *,
+        mail_from: str,
+        recipients: tuple[str, ...],
+        header_from: str,
+        reasons: tuple[str, ...],
+        queue_id: str = "",
+        now: datetime | None = None,
+    ) -> QuarantineEntry:
+        """Store a message durably and return its index entry."""
+        when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        entry = QuarantineEntry(
+            id=secrets.token_hex(12),
+            received_at=when,
+            mail_from=mail_from,
+            recipients=recipients,
+            header_from=header_from,
+            reasons=reasons,
+            queue_id=queue_id,
+            size=len(raw),
+        )
+        _write_atomically(self.directory / f"{entry.id}.eml", raw)
+        self._write_entry(entry)
+        return entry
+
+    def _write_entry(self, entry: QuarantineEntry) -> None:
+        body = json.dumps(asdict(entry), ensure_ascii=False, sort_keys=True).encode()
+        _write_atomically(self.directory / f"{entry.id}.json", body)
+
+    def list(self, state: str | None = "held") -> list[QuarantineEntry]:
+        """Index entries, oldest first; ``state=None`` lists every state."""
+        entries = []
+        for path in self.directory.glob("*.json"):
+            if path.name.startswith(".tmp-"):
+                continue
+            entry = self._load(path)
+            if state is None or entry.state == state:
+                entries.append(entry)
+        return sorted(entries, key=lambda e: (e.received_at, e.id))
+
+    def entry(self, entry_id: str) -> QuarantineEntry:
+        path = self.directory / f"{self._checked(entry_id)}.json"
+        if not path.exists():
+            raise NotFound(
+                f"quarantined message {entry_id} not found",
+                message_ja=f"隔離メール {entry_id} が見つかりません。",
+            )
+        return self._load(path)
+
+    def get(self, entry_id: str) -> bytes:
+        """The stored message bytes."""
+        self.entry(entry_id)
+        return (self.directory / f"{entry_id}.eml").read_bytes()
+
+    def mark(self, entry_id: str, state: str) -> QuarantineEntry:
+        """Record a release or deletion (the bytes stay until purged)."""
+        updated = replace(self.entry(entry_id), state=state)
+        self._write_entry(updated)
+        return updated
+
+    @staticmethod
+    def _checked(entry_id: str) -> str:
+        if not entry_id.isalnum():
+            raise NotFound(f"bad quarantine id {entry_id!r}", message_ja="隔離 ID が不正です。")
+        return entry_id
+
+    @staticmethod
+    def _load(path: Path) -> QuarantineEntry:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["recipients"] = tuple(data.get("recipients", ()))
+        data["reasons"] = tuple(data.get("reasons", ()))
+        return QuarantineEntry(**data)

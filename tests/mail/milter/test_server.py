@@ -1,0 +1,122 @@
+"""The asyncio milter over real TCP on 127.0.0.1, driven by a scripted MTA."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from carrierguard.mail.dns import StaticRecord, StaticResolver, Txt
+from carrierguard.mail.message import Message
+from carrierguard.mail.milter.server import MilterServer, parse_listen
+from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.settings import MailSettings
+from carrierguard.mail.verdict import CheckContext, Stage, standard_stages
+from tests.mail.conftest import message
+from tests.mail.milter.mta import connect, message_packets, optneg, read_reply, read_until_final
+
+SETTINGS = MailSettings(authserv_id="mx.test")
+
+
+def resolver() -> StaticResolver:
+    def txt(name: str, text: str) -> StaticRecord:
+        return StaticRecord(name, "TXT", Txt((text.encode(),)))
+
+    return StaticResolver.of(
+        [
+            txt("bank.example", "v=spf1 ip4:192.0.2.0/24 -all"),
+            txt("_dmarc.bank.example", "v=DMARC1; p=reject"),
+            txt("shop.example", "v=spf1 ip4:192.0.2.0/24 -all"),
+            txt("_dmarc.shop.example", "v=DMARC1; p=quarantine"),
+        ]
+    )
+
+
+async def exchange(
+    stages: Sequence[Stage], store: QuarantineStore, raw: bytes, mail_from: str, ip: str
+) -> list[tuple[bytes, bytes]]:
+    server = MilterServer(SETTINGS, stages, store)
+    listener = await server.start("127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(optneg())
+        assert (await read_reply(reader))[0] == b"O"
+        packets = [connect(ip), *message_packets(raw, mail_from=mail_from)]
+        for data in packets[:-1]:
+            writer.write(data)
+            if data[4:5] != b"D":
+                assert (await read_reply(reader))[0] == b"c"
+        writer.write(packets[-1])
+        replies = await read_until_final(reader)
+        writer.close()
+        return replies
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+def run(
+    raw: bytes, mail_from: str, ip: str, tmp: Path, stages: Sequence[Stage] | None = None
+) -> tuple[list[tuple[bytes, bytes]], QuarantineStore]:
+    store = QuarantineStore(tmp / "q")
+    chosen = stages if stages is not None else standard_stages(resolver(), SETTINGS)
+    return asyncio.run(exchange(chosen, store, raw, mail_from, ip)), store
+
+
+def test_aligned_mail_continues_with_authentication_results(tmp_path: Path) -> None:
+    """Mail from the bank's network gets A-R and verdict headers and is passed on."""
+    replies, _ = run(message("info@bank.example"), "info@bank.example", "192.0.2.5", tmp_path)
+    assert replies[-1] == (b"c", b"")
+    added = [r[1] for r in replies if r[0] == b"h"]
+    assert added[0].startswith(b"Authentication-Results\0 mx.test;\n\tspf=pass")
+    assert b"dmarc=pass" in added[0]
+    assert added[1] == b"X-CarrierGuard-Verdict\0 deliver\0"
+
+
+def test_reject_policy_spoof_gets_550_5_7_1(tmp_path: Path) -> None:
+    """A spoof of a p=reject domain is refused at SMTP time."""
+    replies, _ = run(message("ceo@bank.example"), "ceo@bank.example", "203.0.113.9", tmp_path)
+    assert replies[-1][0] == b"y"
+    assert replies[-1][1].startswith(b"550 5.7.1 ")
+
+
+def test_quarantine_policy_spoof_is_stored_then_discarded(tmp_path: Path) -> None:
+    """A spoof of a p=quarantine domain lands in the store before the MTA forgets it."""
+    replies, store = run(message("info@shop.example"), "info@shop.example", "203.0.113.9", tmp_path)
+    assert replies[-1] == (b"d", b"")
+    (entry,) = store.list()
+    assert (entry.header_from, entry.reasons, entry.queue_id) == (
+        "shop.example",
+        ("DMARC_FAIL",),
+        "4ABCDEF",
+    )
+    assert b"X-CarrierGuard-Verdict: quarantine" in store.get(entry.id)
+
+
+def test_internal_error_answers_tempfail(tmp_path: Path) -> None:
+    """A crashing stage makes the milter answer tempfail, so the client retries."""
+
+    def broken(message: Message, context: CheckContext) -> CheckContext:
+        raise RuntimeError("boom")
+
+    replies, _ = run(message("a@bank.example"), "a@bank.example", "192.0.2.5", tmp_path, [broken])
+    assert replies[-1] == (b"t", b"")
+
+
+def test_forged_authentication_results_with_our_name_are_deleted(tmp_path: Path) -> None:
+    """An incoming A-R field carrying our authserv-id is removed (RFC 8601 section 5)."""
+    raw = message(
+        "info@bank.example",
+        "hi\r\n",
+        "Authentication-Results: other.example; dmarc=pass",
+        "Authentication-Results: mx.test; dmarc=pass header.from=bank.example",
+    )
+    replies, _ = run(raw, "info@bank.example", "192.0.2.5", tmp_path)
+    assert (b"m", b"\0\0\0\x02Authentication-Results\0\0") in replies
+
+
+def test_listen_address_accepts_postfix_notation() -> None:
+    """inet:HOST:PORT and [v6]:PORT both parse."""
+    assert parse_listen("inet:127.0.0.1:8891") == ("127.0.0.1", 8891)
+    assert parse_listen("inet:[::1]:10025") == ("::1", 10025)

@@ -1,0 +1,56 @@
+"""The filesystem quarantine: durable writes, an index, states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from carrierguard.errors import NotFound
+from carrierguard.mail.quarantine import QuarantineStore
+
+
+def put(store: QuarantineStore, raw: bytes = b"Subject: x\r\n\r\nbody\r\n", hour: int = 1) -> str:
+    entry = store.put(
+        raw,
+        mail_from="a@shop.example",
+        recipients=("u@example.net",),
+        header_from="shop.example",
+        reasons=("DMARC_FAIL",),
+        now=datetime(2026, 1, 1, hour, tzinfo=UTC),
+    )
+    return entry.id
+
+
+def test_stored_message_comes_back_byte_for_byte(tmp_path: Path) -> None:
+    """What was put is what get returns, and the index lists it."""
+    store = QuarantineStore(tmp_path)
+    entry_id = put(store, b"\x1b$B\x00raw\r\n")
+    assert store.get(entry_id) == b"\x1b$B\x00raw\r\n"
+    assert [e.id for e in store.list()] == [entry_id]
+    assert store.entry(entry_id).size == 9
+
+
+def test_no_temporary_files_are_left_behind(tmp_path: Path) -> None:
+    """Atomic writes leave exactly the message and its index entry."""
+    entry_id = put(QuarantineStore(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{entry_id}.eml", f"{entry_id}.json"]
+
+
+def test_list_is_oldest_first_and_filters_by_state(tmp_path: Path) -> None:
+    """Released messages leave the held list but stay listable."""
+    store = QuarantineStore(tmp_path)
+    late, early = put(store, hour=5), put(store, hour=2)
+    assert [e.id for e in store.list()] == [early, late]
+    store.mark(early, "released")
+    assert [e.id for e in store.list()] == [late]
+    assert [e.state for e in store.list(state=None)] == ["released", "held"]
+
+
+def test_unknown_or_malicious_id_is_not_found(tmp_path: Path) -> None:
+    """Ids are checked before touching the filesystem."""
+    store = QuarantineStore(tmp_path)
+    for bad in ("nope", "../etc/passwd"):
+        with pytest.raises(NotFound):
+            store.get(bad)
