@@ -18,6 +18,7 @@ from rapidfuzz.fuzz import ratio
 
 from carrierguard.identity.addresses import NormalizedAddress
 from carrierguard.identity.dates import parse_date
+from carrierguard.identity.kana import is_kana
 from carrierguard.identity.model import MatchResult, NormalizedPerson, Outcome, Person
 from carrierguard.identity.model import normalize_person as _normalize
 from carrierguard.identity.names import NormalizedName, normalize_written_name
@@ -27,11 +28,12 @@ class NameAgreement(IntEnum):
     """How two names agree, strongest last."""
 
     DIFFERENT = 0
-    SIMILAR = 1  # one or two characters apart, readings unknown on a side
-    FAMILY_CHANGED = 2  # same given name and reading, other family name (marriage)
-    READING = 3  # other kanji with the same reading (an IME slip: 一郎 / 一朗)
-    EXACT_READING_CONFLICT = 4  # same written name, readings disagree
-    EXACT = 5
+    UNCOMPARABLE = 1  # one side only in kana, the other only in kanji: nothing to compare
+    SIMILAR = 2  # one character apart, readings unknown on a side
+    FAMILY_CHANGED = 3  # same given name and reading, other family name (marriage)
+    READING = 4  # other kanji with the same reading (an IME slip: 一郎 / 一朗)
+    EXACT_READING_CONFLICT = 5  # same written name, readings disagree
+    EXACT = 6
 
 
 class DateAgreement(IntEnum):
@@ -58,6 +60,13 @@ def compare_names(a: NormalizedName, b: NormalizedName) -> tuple[NameAgreement, 
     both_read = bool(a.reading and b.reading)
     readings_agree = both_read and a.phonetic == b.phonetic
     similarity = ratio(a.full, b.full) / 100.0
+    if a.full != b.full and (is_kana(a.full) or is_kana(b.full)):
+        # A legacy record that kept only the reading: compare readings, nothing else.
+        if readings_agree:
+            return NameAgreement.READING, 0.9
+        if not both_read:
+            return NameAgreement.UNCOMPARABLE, 0.5
+        return NameAgreement.DIFFERENT, 0.0
     if a.full == b.full:
         if both_read and not readings_agree:
             return NameAgreement.EXACT_READING_CONFLICT, 0.9
@@ -130,7 +139,7 @@ def decide(name: NameAgreement, when: DateAgreement, where: AddressAgreement) ->
         return Outcome.UNCERTAIN if near_home else Outcome.DIFFERENT
     if name is NameAgreement.FAMILY_CHANGED:
         return Outcome.UNCERTAIN if where >= AddressAgreement.OTHER_UNIT else Outcome.DIFFERENT
-    if name is NameAgreement.SIMILAR and near_home:
+    if name in (NameAgreement.SIMILAR, NameAgreement.UNCOMPARABLE) and near_home:
         return Outcome.UNCERTAIN
     return Outcome.DIFFERENT
 
