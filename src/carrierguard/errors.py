@@ -200,3 +200,25 @@ class InvalidDate(InvalidInput):
         )
         self.text = text
         self.reason = reason
+
+
+# --- Pillar C: assurance ------------------------------------------------------------------------
+#
+#    CarrierGuardError
+#    └── KeySetUnavailable               503 JWKS_UNAVAILABLE  (location, reason)
+
+
+class KeySetUnavailable(CarrierGuardError):
+    """A JWKS (IdP or trusted KYC issuer keys) that cannot be read or fetched."""
+
+    status = 503
+    code = "JWKS_UNAVAILABLE"
+    default_ja = "署名検証用の鍵セット（JWKS）を取得できません。"
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(
+            f"cannot load JWKS {location}: {reason}",
+            message_ja=f"鍵セット（JWKS）{location} を取得できません: {reason}",
+        )
+        self.location = location
+        self.reason = reason
