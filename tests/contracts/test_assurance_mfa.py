@@ -13,11 +13,7 @@ from carrierguard.contracts.assurance_mfa import (
     check_id_token,
     mfa_required,
 )
-from carrierguard.contracts.assurance_policy import (
-    DEFAULT_MFA_AMR,
-    AssurancePolicy,
-    MfaPolicy,
-)
+from carrierguard.contracts.assurance_policy import AssurancePolicy, MfaPolicy
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import (
     Application,
@@ -28,8 +24,7 @@ from carrierguard.contracts.model import (
     LineRequest,
 )
 from tests.contracts.tokens import (
-    AUDIENCE,
-    ISSUER,
+    MFA_POLICY,
     NOW,
     ec_key,
     hs256_with_public_pem,
@@ -39,18 +34,7 @@ from tests.contracts.tokens import (
     unsigned,
 )
 
-POLICY = MfaPolicy(
-    required_for_additional_lines=True,
-    channels=frozenset({Channel.ONLINE}),
-    jwks="keys.json",
-    issuer=ISSUER,
-    audience=AUDIENCE,
-    algorithms=frozenset({"RS256", "ES256"}),
-    max_age_seconds=600,
-    leeway_seconds=30,
-    accepted_amr=tuple(frozenset(c.split("+")) for c in DEFAULT_MFA_AMR),
-    accepted_acr=frozenset({"urn:carrier:loa:mfa"}),
-)
+POLICY = MFA_POLICY
 KEYS = jwks(rsa_key(), ec_key())
 PERSON = HolderIdentity(kind=HolderKind.INDIVIDUAL, name="高橋 一郎", birth_date=date(1985, 4, 1))
 HELD = [Holding(SimType.VOICE, LineState.ACTIVE, date(2024, 1, 1))]

@@ -14,9 +14,25 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from carrierguard.contracts.assurance_policy import DEFAULT_MFA_AMR, MfaPolicy
+from carrierguard.contracts.model import Channel
+
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 ISSUER = "https://idp.carrier.example"
 AUDIENCE = "carrierguard"
+
+MFA_POLICY = MfaPolicy(
+    required_for_additional_lines=True,
+    channels=frozenset({Channel.ONLINE}),
+    jwks="keys.json",
+    issuer=ISSUER,
+    audience=AUDIENCE,
+    algorithms=frozenset({"RS256", "ES256"}),
+    max_age_seconds=600,
+    leeway_seconds=30,
+    accepted_amr=tuple(frozenset(c.split("+")) for c in DEFAULT_MFA_AMR),
+    accepted_acr=frozenset({"urn:carrier:loa:mfa"}),
+)
 
 
 @dataclass(frozen=True)
