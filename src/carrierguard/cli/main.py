@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from carrierguard.cli import audit, contracts, identity, mail
+from carrierguard.cli import audit, contracts, identity, mail, users
 from carrierguard.errors import CarrierGuardError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ contracts.register(app)
 app.add_typer(mail.app, name="mail")
 app.add_typer(identity.app, name="identity")
 app.add_typer(audit.app, name="audit")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

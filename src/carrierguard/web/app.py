@@ -31,6 +31,9 @@ from carrierguard.store.registry import Registry
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
 from carrierguard.web.deps import Caller, KeyCache, require
+from carrierguard.web.ui.accounts import Accounts
+from carrierguard.web.ui.pages import router as pages_router
+from carrierguard.web.ui.pages import static_files
 
 log = structlog.get_logger("carrierguard.web")
 
@@ -84,6 +87,9 @@ def create_app(
     app.state.metrics = _metrics()
     app.include_router(applications_router)
     app.include_router(cases_router)
+    app.state.accounts = Accounts(svc.registry, svc.protector)
+    app.include_router(pages_router)
+    app.mount("/static", static_files(), name="static")
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
