@@ -1,0 +1,131 @@
+"""Postfix from Debian + NSD + our milter on 127.0.0.1: enforcement as the issue states it."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from carrierguard.mail.quarantine import QuarantineStore
+from tests.conftest import need
+from tests.mail.conftest import Signer, message
+from tests.mail.integration.servers import (
+    NSD,
+    POSTFIX,
+    Milter,
+    Postfix,
+    free_port,
+    nsd,
+    postfix,
+    shared_tmpdir,
+    txt,
+    zone_file,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Stack:
+    postfix: Postfix
+    milter: Milter
+    dns_port: int
+
+    def send(self, raw: bytes, mail_from: str) -> None:
+        with smtplib.SMTP("127.0.0.1", self.postfix.smtp_port, "client.example", timeout=60) as s:
+            s.sendmail(mail_from, ["user@example.net"], raw)
+
+    def wait_delivered(self, count: int) -> list[bytes]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            mails = self.postfix.delivered()
+            if len(mails) >= count:
+                return mails
+            time.sleep(0.2)
+        log = self.postfix.log.read_text() if self.postfix.log.exists() else ""
+        raise AssertionError(f"expected {count} delivered messages; maillog:\n{log[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
+    """NSD with the test zones, our milter pointed at it, Postfix pointed at the milter."""
+    need(POSTFIX.exists() and NSD.exists(), "Postfix and NSD not installed (.ci/setup-mail.sh)")
+    need(os.geteuid() == 0, "a private Postfix instance must be started as root")
+    key = rsa_key[1].decode()
+    zones = {
+        "good.example": zone_file(
+            "good.example",
+            [
+                f"@ IN {txt('v=spf1 ip4:127.0.0.1 -all')}",
+                f"_dmarc IN {txt('v=DMARC1; p=reject')}",
+                f"sel._domainkey IN {txt(key)}",
+            ],
+        ),
+        "reject.example": zone_file(
+            "reject.example",
+            [f"@ IN {txt('v=spf1 ip4:192.0.2.1 -all')}", f"_dmarc IN {txt('v=DMARC1; p=reject')}"],
+        ),
+        "quarantine.example": zone_file(
+            "quarantine.example",
+            [
+                f"@ IN {txt('v=spf1 ip4:192.0.2.1 -all')}",
+                f"_dmarc IN {txt('v=DMARC1; p=quarantine')}",
+            ],
+        ),
+    }
+    with nsd(zones) as dns_port:
+        milter = Milter(free_port(), shared_tmpdir("cg-quarantine-"))
+        milter.start(dns_port)
+        try:
+            with postfix(milter.port) as server:
+                yield Stack(server, milter, dns_port)
+        finally:
+            milter.stop()
+
+
+def test_aligned_pass_is_delivered_with_authentication_results(stack: Stack, sign: Signer) -> None:
+    """A DKIM-signed, SPF-passing message from good.example reaches the mailbox, stamped."""
+    raw = sign(message("News <news@good.example>", "Aligned.\r\n"), "good.example")
+    stack.send(raw, "bounce@good.example")
+    (delivered,) = stack.wait_delivered(1)
+    assert b"Authentication-Results: mx.carrierguard.test;" in delivered
+    assert b"dkim=pass" in delivered and b"dmarc=pass" in delivered
+    assert b"X-CarrierGuard-Verdict: deliver" in delivered
+
+
+def test_reject_policy_spoof_gets_5xx_at_smtp(stack: Stack) -> None:
+    """A spoof of a p=reject domain is refused with 550 5.7.1 during DATA."""
+    with pytest.raises(smtplib.SMTPDataError) as info:
+        stack.send(message("ceo@reject.example"), "ceo@reject.example")
+    assert info.value.smtp_code == 550
+    assert b"5.7.1" in info.value.smtp_error
+
+
+def test_quarantine_policy_spoof_is_quarantined(stack: Stack) -> None:
+    """A spoof of a p=quarantine domain is accepted, held in the store, not delivered."""
+    before = len(stack.postfix.delivered())
+    stack.send(message("info@quarantine.example", "Held.\r\n"), "info@quarantine.example")
+    entries = QuarantineStore(stack.milter.quarantine).list()
+    assert [e.header_from for e in entries] == ["quarantine.example"]
+    time.sleep(1)
+    assert len(stack.postfix.delivered()) == before
+
+
+def test_stopped_milter_means_tempfail_and_no_mail_lost(stack: Stack, sign: Signer) -> None:
+    """With the milter down Postfix answers 4xx (milter_default_action=tempfail); a retry lands."""
+    raw = sign(message("news@good.example", "Retry me.\r\n"), "good.example")
+    before = len(stack.postfix.delivered())
+    stack.milter.stop()
+    try:
+        with pytest.raises(smtplib.SMTPResponseException) as info:
+            stack.send(raw, "bounce@good.example")
+        assert 400 <= info.value.smtp_code < 500
+        assert len(stack.postfix.delivered()) == before
+    finally:
+        stack.milter.start(stack.dns_port)
+    stack.send(raw, "bounce@good.example")
+    assert any(b"Retry me." in m for m in stack.wait_delivered(before + 1))
