@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import smtplib
 import time
 from collections.abc import Iterator
@@ -85,6 +86,7 @@ def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
                 yield Stack(server, milter, dns_port)
         finally:
             milter.stop()
+            shutil.rmtree(milter.quarantine, ignore_errors=True)
 
 
 def test_aligned_pass_is_delivered_with_authentication_results(stack: Stack, sign: Signer) -> None:
