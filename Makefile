@@ -23,9 +23,11 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/carrierguard demo --db sqlite:///./demo.db --reset
 
+LINTED  := $(wildcard src tests bench)
+
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
