@@ -33,6 +33,7 @@ _MARKERS = ((re.compile(r"(\d+)丁目?"), r"\1-"), (re.compile(r"(\d+)番地?の
 _GO = re.compile(r"(\d+)号(?!室)")
 # Digits that belong to the town name (北1条西, 第2地割, 5線) are not block numbers.
 _BLOCK = re.compile(r"(?<![\d\-])(\d+(?:-\d+)*)(?![\d条線]|地割)")
+_LONGEST_MUNICIPALITY = 16
 _ROOM = re.compile(r"(\d+)(?:号室|号|室)?$")
 
 
@@ -83,20 +84,15 @@ def _split_prefecture(text: str) -> tuple[str | None, str]:
 def _split_city(prefecture: str | None, text: str) -> tuple[str | None, str | None, str]:
     """Find the municipality at the start of ``text``; guess the prefecture if unique."""
     table = municipalities(fold_address_text)
-    scopes = [prefecture] if prefecture else list(table)
-    found: list[tuple[str, str, str]] = []
-    for pref in scopes:
-        for spelling, city in table.get(pref, ()):
-            if text.startswith(spelling):
-                found.append((pref, city, text[len(spelling) :]))
-                break
-    if not found:
-        return prefecture, None, text
-    longest = max(len(f[2]) * -1 for f in found)
-    best = [f for f in found if -len(f[2]) == longest]
-    if len(best) > 1:
-        return prefecture, None, text
-    return best[0]
+    for length in range(min(len(text), _LONGEST_MUNICIPALITY), 1, -1):
+        found = table.get(text[:length], ())
+        if prefecture is not None:
+            found = tuple(f for f in found if f[0] == prefecture)
+        if len(found) == 1:
+            return found[0][0], found[0][1], text[length:]
+        if found:
+            return prefecture, None, text
+    return prefecture, None, text
 
 
 def _block_numbers(rest: str) -> tuple[str, tuple[int, ...], str]:

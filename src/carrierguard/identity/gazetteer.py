@@ -70,19 +70,17 @@ def postal_area(code: str) -> PostalArea | None:
 
 @lru_cache(maxsize=4)
 def municipalities(fold: Callable[[str], str]) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Folded prefecture -> (spelling, folded municipality) pairs, longest spelling first.
+    """Folded spelling of a municipality -> the (prefecture, municipality) it may name.
 
     Each municipality is listed with and without its county (郡), since addresses
-    often drop it: 西多摩郡瑞穂町 is also found as 瑞穂町.
+    often drop it: 西多摩郡瑞穂町 is also found as 瑞穂町. Several entries under one
+    spelling mean the spelling alone is ambiguous (府中市: Tokyo and Hiroshima).
     """
     rows = _connection().execute("select distinct prefecture, city from postal_data").fetchall()
-    table: dict[str, list[tuple[str, str]]] = {}
+    table: dict[str, set[tuple[str, str]]] = {}
     for prefecture, city in rows:
-        folded_city = fold(city)
-        entry = table.setdefault(fold(prefecture), [])
-        entry.append((folded_city, folded_city))
-        if "郡" in folded_city[:-1]:
-            entry.append((folded_city.split("郡", 1)[1], folded_city))
-    return {
-        pref: tuple(sorted(set(cities), key=lambda c: -len(c[0]))) for pref, cities in table.items()
-    }
+        entry = (fold(prefecture), fold(city))
+        table.setdefault(entry[1], set()).add(entry)
+        if "郡" in entry[1][:-1]:
+            table.setdefault(entry[1].split("郡", 1)[1], set()).add(entry)
+    return {spelling: tuple(sorted(found)) for spelling, found in table.items()}

@@ -73,18 +73,27 @@ def compare_names(a: NormalizedName, b: NormalizedName) -> tuple[NameAgreement, 
         return NameAgreement.EXACT, 1.0
     if readings_agree and Levenshtein.distance(a.full, b.full) <= 2:
         return NameAgreement.READING, max(similarity, 0.9)
-    if (
-        a.given is not None
-        and a.given == b.given
-        and a.family != b.family
-        and (not both_read or a.reading_given == b.reading_given)
-    ):
+    if _family_changed(a, b, both_read):
         return NameAgreement.FAMILY_CHANGED, similarity
     if both_read and not readings_agree:
         return NameAgreement.DIFFERENT, similarity * 0.5
     if Levenshtein.distance(a.full, b.full) <= 1 and min(len(a.full), len(b.full)) >= 3:
         return NameAgreement.SIMILAR, similarity
     return NameAgreement.DIFFERENT, similarity * 0.5
+
+
+def _family_changed(a: NormalizedName, b: NormalizedName, both_read: bool) -> bool:
+    """Same given name (as one side spaced it) under another family name."""
+    given = a.given or b.given
+    if not given or not (a.full.endswith(given) and b.full.endswith(given)):
+        return False
+    family_a, family_b = a.full[: -len(given)], b.full[: -len(given)]
+    if not family_a or not family_b or family_a == family_b:
+        return False
+    reading_given = a.reading_given or b.reading_given
+    if both_read and reading_given:
+        return a.reading.endswith(reading_given) and b.reading.endswith(reading_given)
+    return True
 
 
 def compare_dates(a: date, b: date) -> DateAgreement:

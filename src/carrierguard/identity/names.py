@@ -14,8 +14,11 @@ from carrierguard.identity.kana import is_kana, phonetic_key, to_katakana
 from carrierguard.identity.variants import fold_variants, nfkc
 
 _SPACES = re.compile(r"[\s\u3000・･·]+")
-# Honorifics a clerk or a form may append; the longest first so さま wins over ま.
-_HONORIFICS = ("さま", "サマ", "さん", "サン", "様", "殿", "氏", "君", "くん", "ちゃん")
+# Honorifics a clerk or a form may append. Kana ones are only taken off a name
+# written in kanji: in a reading, クン or サン may be the name itself (訓, 燦).
+_HONORIFICS = ("様", "殿")
+_KANA_HONORIFICS = ("さま", "さん", "くん", "ちゃん")
+_KANJI = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f々]")
 _PUNCT = re.compile(r"[.,、。()（）「」\"'`]")
 
 
@@ -41,9 +44,11 @@ class NormalizedName:
 
 
 def _strip_honorific(text: str) -> str:
-    for honorific in _HONORIFICS:
-        if text.endswith(honorific) and len(text) > len(honorific) + 1:
-            return text[: -len(honorific)].rstrip()
+    for honorific in _HONORIFICS + _KANA_HONORIFICS:
+        stem = text[: -len(honorific)].rstrip()
+        if text.endswith(honorific) and len(stem) >= 2:
+            if honorific in _HONORIFICS or _KANJI.search(stem[-1]):
+                return stem
     return text
 
 
@@ -58,7 +63,7 @@ def normalize_name(name: str, reading: str | None = None) -> NormalizedName:
     family, given = (parts[0], "".join(parts[1:])) if len(parts) >= 2 else (None, None)
     if not reading and is_kana(text):
         reading = text
-    reading_parts = [to_katakana(p) for p in _split(_strip_honorific(nfkc(reading or "")))]
+    reading_parts = [to_katakana(p) for p in _split(nfkc(reading or ""))]
     r_family, r_given = (
         (reading_parts[0], "".join(reading_parts[1:])) if len(reading_parts) >= 2 else (None, None)
     )
