@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from carrierguard.contracts.assurance_jwks import JwksSource
+from carrierguard.contracts.assurance import AssuranceEvidence, AssuranceKeys
+from carrierguard.contracts.assurance_jwks import AssuranceKeyring, JwksSource, needs_key_refresh
 from carrierguard.contracts.assurance_mfa import check_id_token
+from carrierguard.contracts.assurance_policy import (
+    AssurancePolicy,
+    MfaPolicy,
+    ReliancePolicy,
+    TrustedIssuer,
+)
 from carrierguard.errors import KeySetUnavailable
 from tests.contracts.tokens import MFA_POLICY as POLICY
 from tests.contracts.tokens import NOW, ec_key, id_claims, jwks, rsa_key
@@ -105,3 +112,52 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
     """IdP keys must come over https (plain http only for loopback)."""
     with pytest.raises(KeySetUnavailable):
         JwksSource("http://idp.example/jwks.json")
+
+
+def _policy(idp_url: str, issuer_jwks: str) -> AssurancePolicy:
+    return AssurancePolicy(
+        mfa=mfa_with_jwks(idp_url),
+        reliance=ReliancePolicy(
+            issuers=(TrustedIssuer(OTHER, issuer_jwks),),
+            audience=None,
+            allowed_evidence=frozenset({"electronic_signature"}),
+            max_age_days=365,
+            algorithms=frozenset({"ES256"}),
+            leeway_seconds=30,
+        ),
+    )
+
+
+def mfa_with_jwks(url: str) -> MfaPolicy:
+    return MfaPolicy(
+        **{**{n: getattr(POLICY, n) for n in MfaPolicy.__dataclass_fields__}, "jwks": url}
+    )
+
+
+OTHER = "https://kyc.other.example"
+
+
+def test_keyring_loads_only_what_the_application_needs(server: _Server, tmp_path: Path) -> None:
+    """No token, no fetch; an assertion loads only its own issuer's keys (relative file)."""
+    (tmp_path / "other.json").write_text(json.dumps(jwks(ec_key("o-1"))), encoding="utf-8")
+    ring = AssuranceKeyring(_policy(server.url, "other.json"), base=tmp_path)
+    assert ring.keys_for(AssuranceEvidence()) == AssuranceKeys()
+    assert server.hits == 0
+    t = int(NOW.timestamp())
+    assertion = ec_key("o-1").sign({"iss": OTHER, "iat": t, "exp": t + 60})
+    keys = ring.keys_for(AssuranceEvidence(relied_assertion=assertion))
+    assert set(keys.kyc_issuers) == {OTHER} and keys.idp == {}
+    stranger = ec_key("o-1").sign({"iss": "https://nobody.example", "iat": t, "exp": t + 60})
+    assert ring.keys_for(AssuranceEvidence(relied_assertion=stranger)).kyc_issuers == {}
+
+
+def test_rotated_idp_key_is_picked_up_after_one_refresh(server: _Server) -> None:
+    """A token signed with a new key fails as unknown key, then passes after refresh."""
+    ring = AssuranceKeyring(_policy(server.url, "unused.json"))
+    evidence = AssuranceEvidence(id_token=ec_key().sign(id_claims()))
+    assert ring.keys_for(evidence).idp == jwks(rsa_key())
+    server.document = jwks(rsa_key(), ec_key())
+    stale = check_id_token(evidence.id_token, ring.keys_for(evidence).idp, POLICY, now=NOW)
+    assert stale is not None and needs_key_refresh([stale])
+    fresh = ring.keys_for(evidence, refresh=True)
+    assert check_id_token(evidence.id_token, fresh.idp, POLICY, now=NOW) is None

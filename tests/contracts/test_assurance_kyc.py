@@ -298,7 +298,7 @@ def test_expired_assertion_token_is_stale() -> None:
 def test_missing_or_garbled_assertion_is_invalid() -> None:
     """No assertion, or text that is not a JWT, is KYC_ASSERTION_INVALID."""
     assert relied(None) == "KYC_ASSERTION_INVALID"
-    assert relied("garbage") == "KYC_ASSERTION_UNTRUSTED"  # no readable issuer: not trusted
+    assert relied("garbage") == "KYC_ASSERTION_INVALID"
 
 
 def test_reliance_switched_off_is_untrusted() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +20,10 @@ from urllib.parse import urlparse
 import jwt
 from jwt.exceptions import PyJWKClientError
 
+from carrierguard.contracts.assurance import AssuranceEvidence, AssuranceKeys
+from carrierguard.contracts.assurance_jwt import JwtProblem, unverified_claims
+from carrierguard.contracts.assurance_policy import AssurancePolicy
+from carrierguard.contracts.assurance_reasons import Finding
 from carrierguard.errors import KeySetUnavailable
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -84,3 +89,39 @@ class JwksSource:
             self._cached = _checked(self.location, data)
             self._fetched_at = time.monotonic()
             return self._cached
+
+
+class AssuranceKeyring:
+    """The JWKS sources an ``AssurancePolicy`` names: the carrier IdP and each trusted issuer.
+
+    ``keys_for(evidence)`` loads only what an application needs (the IdP's keys when it
+    carries an ID token, the keys of its assertion's issuer when that issuer is trusted), so
+    one unreachable issuer never blocks other applications. When a check reports an unknown
+    key (``needs_key_refresh``), the service calls ``keys_for(..., refresh=True)`` once and
+    checks again: that is how a key rotation at the IdP is picked up.
+    """
+
+    def __init__(
+        self, policy: AssurancePolicy, *, base: Path | None = None, timeout: float = 5.0
+    ) -> None:
+        self.idp = JwksSource(policy.mfa.jwks, base=base, timeout=timeout) if policy.mfa else None
+        issuers = policy.reliance.issuers if policy.reliance else ()
+        self.issuers = {t.issuer: JwksSource(t.jwks, base=base, timeout=timeout) for t in issuers}
+
+    def keys_for(self, evidence: AssuranceEvidence, *, refresh: bool = False) -> AssuranceKeys:
+        idp: dict[str, Any] = {}
+        if self.idp is not None and evidence.id_token:
+            idp = self.idp.document(refresh=refresh)
+        issuers: dict[str, dict[str, Any]] = {}
+        if evidence.relied_assertion:
+            peeked = unverified_claims(evidence.relied_assertion) or {}
+            issuer = peeked.get("iss")
+            source = self.issuers.get(issuer) if isinstance(issuer, str) else None
+            if source is not None and isinstance(issuer, str):
+                issuers[issuer] = source.document(refresh=refresh)
+        return AssuranceKeys(idp=idp, kyc_issuers=issuers)
+
+
+def needs_key_refresh(findings: Iterable[Finding]) -> bool:
+    """Whether a token named a key the loaded JWKS does not have (a rotation, perhaps)."""
+    return any(f.detail.startswith(JwtProblem.UNKNOWN_KEY.value) for f in findings)

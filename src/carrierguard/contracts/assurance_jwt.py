@@ -51,13 +51,14 @@ class VerifiedJwt:
     claims: Mapping[str, Any] = field(default_factory=dict)
 
 
-def unverified_claim(token: str, name: str) -> object:
-    """A claim read WITHOUT verification: only to choose which keys to verify with."""
+def unverified_claims(token: str) -> Mapping[str, Any] | None:
+    """The claims read WITHOUT verification, only to choose which keys to verify with;
+    None when ``token`` is not a readable JWT."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except InvalidTokenError:
         return None
-    return claims.get(name) if isinstance(claims, dict) else None
+    return claims if isinstance(claims, dict) else None
 
 
 def _candidates(jwks: Mapping[str, Any], alg: str, kid: str | None) -> list[jwt.PyJWK]:

@@ -22,7 +22,7 @@ from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.assurance_jwt import (
     JwtProblem,
     JwtRejected,
-    unverified_claim,
+    unverified_claims,
     verify_jwt,
 )
 from carrierguard.contracts.assurance_policy import (
@@ -218,7 +218,10 @@ def check_relied_assertion(
         return _reliance_finding("KYC_ASSERTION_INVALID", "missing")
     if policy is None:
         return _untrusted("reliance_disabled", "依拠は許可されていません", "reliance is disabled")
-    issuer = unverified_claim(assertion, "iss")
+    peeked = unverified_claims(assertion)
+    if peeked is None:
+        return _reliance_finding("KYC_ASSERTION_INVALID", "not a readable JWT")
+    issuer = peeked.get("iss")
     trusted = policy.trusted(issuer) if isinstance(issuer, str) else None
     if trusted is None:
         return _untrusted(
