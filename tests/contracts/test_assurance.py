@@ -12,6 +12,7 @@ from carrierguard.contracts.assurance import (
     with_findings,
 )
 from carrierguard.contracts.assurance_policy import AssurancePolicy, EmploymentCheck
+from carrierguard.contracts.assurance_reasons import ASSURANCE_CATALOGUE
 from carrierguard.contracts.corporate import EmploymentRecord
 from carrierguard.contracts.decide import decide
 from carrierguard.contracts.lines import LineState, SimType
@@ -25,6 +26,7 @@ from carrierguard.contracts.model import (
     LineRequest,
 )
 from carrierguard.contracts.policy import load_policy
+from carrierguard.contracts.reasons import CATALOGUE
 from carrierguard.contracts.resale import (
     ActivityKind,
     LineActivity,
@@ -179,3 +181,10 @@ def test_refusal_drops_an_escalation_the_screening_had_set() -> None:
     assert not d.escalate_to_hq
     assert "EXCEPTION_ESCALATED_TO_HQ" not in d.codes
     assert [r.code for r in d.reasons] == ["KYC_REQUIRED", "LINE_CAP_EXCEEDED"]
+
+
+def test_assurance_catalogue_merges_into_the_reason_catalogue() -> None:
+    """No code clashes with the core catalogue; every text is bilingual with a legal basis."""
+    assert not set(ASSURANCE_CATALOGUE) & set(CATALOGUE)
+    for code, text in ASSURANCE_CATALOGUE.items():
+        assert code.isupper() and text.ja and text.en and text.legal_basis, code

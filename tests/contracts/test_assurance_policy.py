@@ -164,3 +164,9 @@ def test_bad_resale_rule_is_refused() -> None:
     err = error(EXAMPLE.replace("review_score = 60", "review_score = 160"))
     assert err.field == "assurance.resale"
     assert "review_score" in err.reason
+
+
+def test_assurance_that_is_not_a_table_is_refused() -> None:
+    """assurance = 1 is refused at its line."""
+    err = error("version = 1\nassurance = 1\n")
+    assert err.field == "assurance" and err.line == 2

@@ -230,6 +230,8 @@ def parse_assurance(
     table: Mapping[str, Any], locate: Callable[[str], int | None], source: str
 ) -> AssurancePolicy:
     """Validate the ``[assurance]`` table; ``PolicyError`` names file, line and field."""
+    if not isinstance(table, Mapping):
+        raise PolicyError(source, locate("assurance"), "assurance", "must be a table")
     root = _Section(
         table,
         "assurance",
