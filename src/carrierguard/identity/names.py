@@ -46,9 +46,9 @@ class NormalizedName:
 def _strip_honorific(text: str) -> str:
     for honorific in _HONORIFICS + _KANA_HONORIFICS:
         stem = text[: -len(honorific)].rstrip()
-        if text.endswith(honorific) and len(stem) >= 2:
-            if honorific in _HONORIFICS or _KANJI.search(stem[-1]):
-                return stem
+        kanji_before = honorific in _HONORIFICS or bool(_KANJI.search(stem[-1:]))
+        if text.endswith(honorific) and len(stem) >= 2 and kanji_before:
+            return stem
     return text
 
 
