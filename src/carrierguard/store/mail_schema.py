@@ -1,0 +1,123 @@
+"""Tables of the mail pillar: one row per DMARC-evaluated message, for aggregate reports.
+
+Rows are written by the milter (through ``record_dmarc_result``) and read per
+period by the report job. Like every table, it is declared on the shared
+``metadata``; the Alembic revision ``0002_mail`` creates it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+
+from carrierguard.mail.reports.aggregate import DmarcResultRow
+from carrierguard.store.schema import Id, metadata
+
+dmarc_results = Table(
+    "dmarc_results",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("policy_domain", String(253), nullable=False),
+    Column("source_ip", String(45), nullable=False),
+    Column("header_from", String(253), nullable=False),
+    Column("envelope_from", String(253), nullable=False),
+    Column("envelope_to", String(253), nullable=False),
+    Column("policy", Text, nullable=False),  # JSON: p, sp, np, adkim, aspf, testing, fo, rua, ruf
+    Column("dmarc_result", String(16), nullable=False),
+    Column("disposition", String(16), nullable=False),
+    Column("dkim_aligned", Boolean, nullable=False),
+    Column("spf_aligned", Boolean, nullable=False),
+    Column("override", String(32), nullable=False),
+    Column("dkim", Text, nullable=False),  # JSON list of [domain, selector, result]
+    Column("spf", Text, nullable=False),  # JSON [domain, scope, result]
+    Index("ix_dmarc_results_period", "policy_domain", "received_at"),
+)
+
+
+def record_dmarc_result(conn: Connection, row: DmarcResultRow) -> None:
+    """Store one evaluated message."""
+    policy = {
+        "p": row.p,
+        "sp": row.sp,
+        "np": row.np,
+        "adkim": row.adkim,
+        "aspf": row.aspf,
+        "testing": row.testing,
+        "fo": row.fo,
+        "rua": list(row.rua),
+        "ruf": list(row.ruf),
+    }
+    conn.execute(
+        insert(dmarc_results).values(
+            received_at=row.received_at,
+            policy_domain=row.policy_domain,
+            source_ip=row.source_ip,
+            header_from=row.header_from,
+            envelope_from=row.envelope_from,
+            envelope_to=row.envelope_to,
+            policy=json.dumps(policy),
+            dmarc_result=row.dmarc_result,
+            disposition=row.disposition,
+            dkim_aligned=row.dkim_aligned,
+            spf_aligned=row.spf_aligned,
+            override=row.override,
+            dkim=json.dumps([list(d) for d in row.dkim]),
+            spf=json.dumps([row.spf_domain, row.spf_scope, row.spf_result]),
+        )
+    )
+
+
+def dmarc_results_between(
+    conn: Connection, begin: datetime, end: datetime, chunk: int = 5000
+) -> Iterator[DmarcResultRow]:
+    """Rows received in [begin, end), streamed in chunks, ordered by policy domain."""
+    query = (
+        select(dmarc_results)
+        .where(dmarc_results.c.received_at >= begin, dmarc_results.c.received_at < end)
+        .order_by(dmarc_results.c.policy_domain, dmarc_results.c.id)
+        .execution_options(yield_per=chunk)
+    )
+    for r in conn.execute(query):
+        policy = json.loads(r.policy)
+        spf_domain, spf_scope, spf_result = json.loads(r.spf)
+        yield DmarcResultRow(
+            received_at=r.received_at,
+            source_ip=r.source_ip,
+            header_from=r.header_from,
+            envelope_from=r.envelope_from,
+            envelope_to=r.envelope_to,
+            policy_domain=r.policy_domain,
+            p=policy["p"],
+            sp=policy["sp"],
+            np=policy["np"],
+            adkim=policy["adkim"],
+            aspf=policy["aspf"],
+            testing=bool(policy["testing"]),
+            fo=policy["fo"],
+            rua=tuple(policy["rua"]),
+            ruf=tuple(policy["ruf"]),
+            dmarc_result=r.dmarc_result,
+            disposition=r.disposition,
+            dkim_aligned=bool(r.dkim_aligned),
+            spf_aligned=bool(r.spf_aligned),
+            override=r.override,
+            dkim=tuple((d[0], d[1], d[2]) for d in json.loads(r.dkim)),
+            spf_domain=spf_domain,
+            spf_scope=spf_scope,
+            spf_result=spf_result,
+        )
