@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from carrierguard.auth import Role, issue_key
+from carrierguard.auth import Role
 from carrierguard.config import Settings
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
@@ -249,17 +249,10 @@ def keys_create(
     """API キーを発行（一度だけ表示）/ Issue an API key; it is printed once, only its hash is kept."""
     if not name.strip() or len(name) > 100:
         raise InvalidInput("--name must be 1 to 100 characters")
-    service = open_service(_settings(db))
-    issued = issue_key()
-    with service.registry.write() as tx:
-        tx.insert_api_key(
-            name=name,
-            role=role.value,
-            prefix=issued.prefix,
-            secret_hash=issued.secret_hash,
-            now=datetime.now(UTC),
-        )
-    print(issued.token)
+    from carrierguard.web.api.admin import create_api_key
+
+    key = create_api_key(open_service(_settings(db)), role=role, name=name, actor="cli")
+    print(key.token)
 
 
 @keys_app.command("revoke")
@@ -268,11 +261,9 @@ def keys_revoke(
     db: DbOption = None,
 ) -> None:
     """API キーを失効 / Revoke an API key by its prefix."""
-    service = open_service(_settings(db))
-    with service.registry.write() as tx:
-        done = tx.revoke_api_key(prefix, datetime.now(UTC))
-    if not done:
-        raise InvalidInput(f"no active key with prefix {prefix!r}")
+    from carrierguard.web.api.admin import revoke_api_key
+
+    revoke_api_key(open_service(_settings(db)), prefix, actor="cli")
     console.print(f"revoked {prefix}")
 
 

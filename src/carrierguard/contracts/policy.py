@@ -6,10 +6,11 @@ A bad policy file fails at load time with the file, line and field in the messag
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,12 @@ class Policy:
     burst: BurstRule | None
     agency_may_approve: bool
     source: str
+    text: str = ""
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the TOML text: identifies the policy in the audit trail."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def pool_named(self, name: str) -> LineCapPool:
         return next(pool for pool in self.pools if pool.name == name)
@@ -100,7 +107,7 @@ def parse_policy(text: str, *, source: str) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         line = _decode_error_line(str(exc))
         raise PolicyError(source, line, "(syntax)", f"invalid TOML: {exc}") from exc
-    return _Reader(raw, text, source).policy()
+    return replace(_Reader(raw, text, source).policy(), text=text)
 
 
 def _decode_error_line(message: str) -> int | None:

@@ -19,6 +19,7 @@ from carrierguard.contracts.decide import decide
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
 from carrierguard.contracts.model import Application, HolderIdentity, HolderKind
 from carrierguard.contracts.policy import Policy
+from carrierguard.contracts.policy_keeper import PolicyKeeper
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import IdempotencyKeyReused
 from carrierguard.store import audit
@@ -82,11 +83,17 @@ class ScreeningService:
         protector: DataProtector,
         *,
         clock: Callable[[], datetime] = utc_now,
+        explicit_policy: bool = True,
     ) -> None:
         self.registry = registry
-        self.policy = policy
         self.protector = protector
         self.clock = clock
+        self.policies = PolicyKeeper(registry, policy, explicit=explicit_policy, clock=clock)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force (shared by every process through the registry)."""
+        return self.policies.current()
 
     def today(self) -> date:
         """The business date in Japan."""
@@ -107,6 +114,7 @@ class ScreeningService:
         """Decide ``application`` and store the decision, its lines and its reasons atomically."""
         now = self.clock()
         key_owner = submitted_by if submitted_by is not None else 0
+        policy = self.policy  # before the transaction: the first use records it in its own
         with self.registry.write() as tx:
             if idempotency_key is not None:
                 earlier = tx.claim_idempotency_key(key_owner, idempotency_key, request_hash, now)
@@ -123,7 +131,7 @@ class ScreeningService:
                 pii=self.protector.seal(sealed_fields(application.holder)),
                 now=now,
             )
-            decision = decide(application, tx.holdings(holder_id), self.policy)
+            decision = decide(application, tx.holdings(holder_id), policy)
             state = INITIAL_STATE[decision.outcome]
             application_id = tx.insert_application(
                 NewApplication(

@@ -199,3 +199,15 @@ audit_head = Table(
     Column("seq", Id, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+#: Every policy that was ever in force, newest last (the audit trail records each change).
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False),
+    Column("source", String(400), nullable=False),
+    Column("toml", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -28,12 +28,14 @@ from carrierguard.errors import CarrierGuardError, FieldProblem, InvalidInput
 from carrierguard.logs import configure_logging
 from carrierguard.store.engine import create_store_engine
 from carrierguard.store.registry import Registry
+from carrierguard.web.api.admin import router as admin_router
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
 from carrierguard.web.deps import Caller, KeyCache, require
 from carrierguard.web.ui.accounts import Accounts
 from carrierguard.web.ui.pages import router as pages_router
 from carrierguard.web.ui.pages import static_files
+from carrierguard.web.ui.reports import router as reports_router
 
 log = structlog.get_logger("carrierguard.web")
 
@@ -67,6 +69,7 @@ def build_service(settings: Settings) -> ScreeningService:
         Registry(engine),
         load_policy(settings.policy_path),
         DataProtector(settings.resolved_data_key()),
+        explicit_policy=settings.policy_path is not None,
     )
 
 
@@ -87,8 +90,10 @@ def create_app(
     app.state.metrics = _metrics()
     app.include_router(applications_router)
     app.include_router(cases_router)
+    app.include_router(admin_router)
     app.state.accounts = Accounts(svc.registry, svc.protector)
     app.include_router(pages_router)
+    app.include_router(reports_router)
     app.mount("/static", static_files(), name="static")
     _install_error_handlers(app)
 
