@@ -15,12 +15,16 @@ from carrierguard.errors import InvalidInput
 from carrierguard.mail.auth.check import Envelope, authenticate, report_to_dict
 from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, StaticResolver
 from carrierguard.mail.message import Message
+from carrierguard.mail.milter.server import ResultSink
+from carrierguard.mail.milter.session import MilterSession
 from carrierguard.mail.settings import (
     DEFAULT_DNS_TIMEOUT,
     DEFAULT_QUARANTINE_DIR,
     AllowList,
     MailSettings,
 )
+from carrierguard.mail.signing import DkimSigner, KeyAlgorithm, generate_key, load_key, zone_line
+from carrierguard.mail.verdict import CheckContext
 
 app = typer.Typer(
     help="メール認証とフィッシング対策 / Mail authentication and phishing defence.",
@@ -115,12 +119,24 @@ def milter(
         bool, typer.Option("--monitor", help="判定のみで拒否・隔離しない / never reject or hold")
     ] = False,
     on_error: Annotated[str, typer.Option("--on-error", help="tempfail | accept")] = "tempfail",
+    db: Annotated[
+        str | None, typer.Option("--db", help="DMARC 集計の保存先 / database URL for DMARC rows")
+    ] = None,
+    dkim_key: Annotated[
+        list[str] | None,
+        typer.Option("--dkim-key", help="送信署名鍵 / DOMAIN:SELECTOR:KEYFILE (repeatable)"),
+    ] = None,
+    internal_network: Annotated[
+        list[str] | None,
+        typer.Option("--internal-network", help="署名対象の送信元 / CIDR of outbound clients"),
+    ] = None,
 ) -> None:
     """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters."""
     import asyncio
 
     from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
     from carrierguard.mail.quarantine import QuarantineStore
+    from carrierguard.mail.signing import signing_stage
     from carrierguard.mail.verdict import standard_stages
 
     try:
@@ -138,10 +154,150 @@ def milter(
     except ValueError as exc:
         raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
+    stages = standard_stages(resolver, settings)
+    if dkim_key:
+        internal = AllowList.parse(internal_network or [])
+        stages.insert(0, signing_stage(_signers(dkim_key), internal))
     server = MilterServer(
-        settings, standard_stages(resolver, settings), QuarantineStore(quarantine_dir)
+        settings,
+        stages,
+        QuarantineStore(quarantine_dir),
+        on_result=_dmarc_recorder(db) if db else None,
     )
     asyncio.run(serve_forever(server, host, port))
+
+
+def _signers(specs: list[str]) -> dict[str, DkimSigner]:
+    signers = {}
+    for spec in specs:
+        domain, selector, path = [*spec.split(":", 2), "", ""][:3]
+        if not (domain and selector and path):
+            raise InvalidInput(
+                f"--dkim-key must be DOMAIN:SELECTOR:KEYFILE, got {spec!r}",
+                message_ja=f"--dkim-key は DOMAIN:SELECTOR:KEYFILE の形式です: {spec!r}",
+            )
+        key = load_key(Path(path).read_bytes())
+        signers[domain.lower()] = DkimSigner(domain.lower(), selector, key)
+    return signers
+
+
+def _dmarc_recorder(url: str) -> ResultSink:
+    """Store one row per DMARC-evaluated message for the aggregate reports."""
+    from datetime import UTC, datetime
+
+    from carrierguard.mail.reports.aggregate import row_from_report
+    from carrierguard.store.engine import create_store_engine, migrate
+    from carrierguard.store.mail_schema import record_dmarc_result
+
+    engine = create_store_engine(url)
+    migrate(engine)
+
+    def record(session: MilterSession, context: CheckContext) -> None:
+        if context.auth is None:
+            return
+        row = row_from_report(session.envelope(), context.auth, datetime.now(UTC))
+        if row is not None:
+            with engine.begin() as conn:
+                record_dmarc_result(conn, row)
+
+    return record
+
+
+@app.command("dkim-keygen")
+def dkim_keygen(
+    domain: Annotated[str, typer.Option(help="署名ドメイン / signing domain")],
+    selector: Annotated[str, typer.Option(help="セレクタ / selector")],
+    out: Annotated[Path, typer.Option(help="秘密鍵の保存先 / private key file (mode 0600)")],
+    algorithm: Annotated[str, typer.Option(help="rsa (2048 bit) | ed25519")] = "rsa",
+) -> None:
+    """DKIM 鍵を生成し DNS TXT レコードを表示 / create a DKIM key, print its DNS TXT record."""
+    import os
+
+    try:
+        chosen = KeyAlgorithm(algorithm.lower())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"algorithm must be rsa or ed25519, got {algorithm!r}",
+            message_ja=f"アルゴリズムは rsa か ed25519 です: {algorithm!r}",
+        ) from exc
+    key = generate_key(chosen)
+    line = zone_line(selector, domain, key)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private + b"\n")
+    typer.echo(line)
+
+
+@app.command("dmarc-report")
+def dmarc_report(
+    db: Annotated[str, typer.Option("--db", help="DMARC 集計の保存先 / database URL")],
+    date_from: Annotated[str, typer.Option("--from", help="開始日 / first day (YYYY-MM-DD, UTC)")],
+    date_to: Annotated[str, typer.Option("--to", help="終了日 (含まない) / end day, exclusive")],
+    org_name: Annotated[str, typer.Option("--org-name")],
+    email: Annotated[str, typer.Option("--email", help="報告元アドレス / report sender")],
+    receiver: Annotated[str, typer.Option("--receiver", help="受信側ドメイン / our domain")],
+    out: Annotated[Path | None, typer.Option(help="レポートの保存先 / write .xml.gz here")] = None,
+    send: Annotated[bool, typer.Option("--send", help="rua 宛に送信 / mail them")] = False,
+    smtp_host: Annotated[str, typer.Option("--smtp-host")] = "127.0.0.1",
+    smtp_port: Annotated[int, typer.Option("--smtp-port")] = 25,
+    nameserver: Nameserver = None,
+    dns_port: Annotated[int, typer.Option("--dns-port")] = 53,
+    dns_zone: DnsZone = None,
+) -> None:
+    """DMARC 集約レポート (RFC 9990) を作成・送信 / build and send DMARC aggregate reports."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from carrierguard.mail.reports.job import build_reports, deliver
+    from carrierguard.store.engine import create_store_engine, migrate
+    from carrierguard.store.mail_schema import dmarc_results_between
+
+    try:
+        begin = datetime.fromisoformat(date_from).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(date_to).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"dates must be YYYY-MM-DD: {exc}", message_ja=f"日付は YYYY-MM-DD 形式です: {exc}"
+        ) from exc
+    engine = create_store_engine(db)
+    migrate(engine)
+    with engine.connect() as conn:
+        reports = build_reports(
+            dmarc_results_between(conn, begin, end),
+            org_name=org_name,
+            email=email,
+            receiver=receiver,
+            begin=begin,
+            end=end,
+        )
+    for report in reports:
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / report.filename).write_bytes(report.payload)
+        typer.echo(
+            json.dumps(
+                {
+                    "policy_domain": report.policy_domain,
+                    "report_id": report.report_id,
+                    "messages": report.messages,
+                    "file": report.filename,
+                    "bytes": len(report.payload),
+                }
+            )
+        )
+    if send:
+        resolver = build_resolver(dns_zone, nameserver or [], dns_port, DEFAULT_DNS_TIMEOUT)
+        sent = asyncio.run(
+            deliver(
+                reports,
+                resolver,
+                sender=email,
+                receiver=receiver,
+                smtp_host=smtp_host,
+                smtp_port=smtp_port,
+            )
+        )
+        typer.echo(json.dumps({"sent": sent}))
 
 
 # --- phishing scan ------------------------------------------------------------------------------

@@ -175,7 +175,10 @@ class MilterServer:
         ]
         # With SMFIP_HDR_LEADSPC the MTA writes "Name:" + value verbatim.
         lead = " " if session.leading_space else ""
-        edits.extend(AddHeader(name, lead + value) for name, value in context.add_headers)
+        edits.extend(
+            AddHeader(name, lead + value.replace("\r\n", "\n"))
+            for name, value in context.add_headers
+        )
         if verdict.action is Action.REJECT:
             return [ReplyCode(verdict.smtp_code, verdict.smtp_status, verdict.smtp_text)]
         if verdict.action is Action.QUARANTINE:
