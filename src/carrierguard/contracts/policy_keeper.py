@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from carrierguard.contracts.policy import Policy, parse_policy
 from carrierguard.store import audit
@@ -52,8 +52,8 @@ class PolicyKeeper:
                 self._refresh()
             return self._policy
 
-    def _latest(self, conn: object) -> tuple[int, str, str, str] | None:
-        row = conn.execute(  # type: ignore[attr-defined]
+    def _latest(self, conn: Connection) -> tuple[int, str, str, str] | None:
+        row = conn.execute(
             select(
                 policy_versions.c.id,
                 policy_versions.c.digest,
@@ -84,10 +84,10 @@ class PolicyKeeper:
             log.info("policy.reloaded", version=latest[0], digest=latest[1])
         self._checked = time.monotonic()
 
-    def _record(self, conn: object, policy: Policy, actor: str, action: str) -> int:
+    def _record(self, conn: Connection, policy: Policy, actor: str, action: str) -> int:
         now = self._clock()
         version = int(
-            conn.execute(  # type: ignore[attr-defined]
+            conn.execute(
                 policy_versions.insert()
                 .values(
                     digest=policy.digest,
@@ -103,7 +103,7 @@ class PolicyKeeper:
             conn,
             actor=actor,
             action=action,
-            subject=f"policy:{version}",  # type: ignore[arg-type]
+            subject=f"policy:{version}",
             payload={"digest": policy.digest, "source": policy.source},
             now=now,
         )
