@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from carrierguard.cli import audit, contracts, identity, mail, users
+from carrierguard.cli import audit, contracts, identity, mail, report, users
 from carrierguard.errors import CarrierGuardError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 contracts.register(app)
+report.register(app)
 app.add_typer(mail.app, name="mail")
 app.add_typer(identity.app, name="identity")
 app.add_typer(audit.app, name="audit")
