@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carrierguard.errors import FieldProblem, InvalidInput
 from carrierguard.identity import Person, match
+from carrierguard.identity.dedupe import DedupeReport, dedupe
 
 app = typer.Typer(help="本人同一性の判定 / Japanese identity resolution.", no_args_is_help=True)
 
@@ -97,3 +102,123 @@ def compare(
     finally:
         if stream is not sys.stdin:
             stream.close()
+
+
+def _holders_csv(stream: TextIO, name: str) -> Iterator[tuple[str, Person]]:
+    """Rows of the import CSV (DESIGN.md), individuals only, one per holder.
+
+    The import CSV has a row per line, so rows with the same person fields are one
+    holder; its id is the ``holder_id`` column when present, else its first row number.
+    """
+    seen: set[Person] = set()
+    reader = csv.DictReader(stream)
+    missing = {"name", "birth_date", "address"} - set(reader.fieldnames or ())
+    if missing:
+        raise InvalidInput(
+            f"{name}: header lacks {', '.join(sorted(missing))}",
+            message_ja=f"{name}: ヘッダーに {', '.join(sorted(missing))} がありません",
+        )
+    for number, row in enumerate(reader, start=2):
+        if row.get("holder_kind", "individual") not in ("individual", ""):
+            continue
+        person = Person(
+            name=row["name"] or "",
+            birth_date=row["birth_date"] or "",
+            address=row["address"] or "",
+            name_kana=row.get("name_kana") or None,
+            postal_code=row.get("postal_code") or None,
+        )
+        if "holder_id" not in row and person in seen:
+            continue
+        seen.add(person)
+        yield row.get("holder_id") or f"row-{number}", person
+
+
+def _holders_jsonl(stream: TextIO, name: str) -> Iterator[tuple[str, Person]]:
+    """Lines ``{"holder_id", "name", "name_kana"?, "birth_date", "address", "postal_code"?}``."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _bad_line(name, number, f"not JSON ({exc.msg})", "JSON として読めません") from exc
+        if not isinstance(row, dict) or "holder_id" not in row:
+            raise _bad_line(
+                name, number, "expected an object with 'holder_id'", "holder_id が必要です"
+            )
+        yield str(row["holder_id"]), _person(row, "holder", (name, number))
+
+
+def _review_lines(report: DedupeReport) -> Iterator[dict[str, object]]:
+    for cluster in report.clusters:
+        yield {
+            "kind": "cluster",
+            "match": "same",
+            "holder_ids": list(cluster.holder_ids),
+            "score": cluster.min_score,
+        }
+    for pair in report.uncertain:
+        yield {
+            "kind": "pair",
+            "match": "uncertain",
+            "holder_ids": [pair.holder_a, pair.holder_b],
+            "score": pair.score,
+            "reasons": list(pair.reasons),
+        }
+    for holder_id, reason in report.skipped:
+        yield {"kind": "unreadable", "holder_ids": [holder_id], "reason": reason}
+
+
+@app.command("dedupe")
+def dedupe_command(
+    input: Path = typer.Option(
+        ..., "--input", "-i", help="Holders: import CSV (DESIGN.md) or JSONL with holder_id."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Review list (JSONL); stdout when omitted."
+    ),
+) -> None:
+    """同一人物の名寄せ / Find holders who are one person; write a review list (JSON lines)."""
+    name = str(input)
+    try:
+        stream = input.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InvalidInput(
+            f"{name}: cannot open ({exc.strerror})", message_ja=f"{name} を開けません"
+        ) from exc
+    reader = _holders_jsonl if input.suffix in (".jsonl", ".ndjson") else _holders_csv
+    console = Console(stderr=True)
+    with (
+        stream,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                label = {"normalise": "正規化 / normalise", "compare": "照合 / compare"}[phase]
+                tasks[phase] = bar.add_task(label, total=total or None)
+            bar.update(tasks[phase], completed=done, total=total or None)
+
+        report = dedupe(reader(stream, name), progress)
+    out = sys.stdout if output is None else output.open("w", encoding="utf-8")
+    try:
+        for line in _review_lines(report):
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    console.print(
+        f"{report.records} 件 / records, {report.comparisons} 比較 / comparisons, "
+        f"{len(report.clusters)} 同一人物の群 / clusters, {len(report.uncertain)} 要確認 / "
+        f"uncertain pairs, {len(report.skipped)} 読めない / unreadable, "
+        f"{report.oversized_blocks} 過大ブロック / oversized blocks",
+        highlight=False,
+    )

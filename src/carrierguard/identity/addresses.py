@@ -74,10 +74,13 @@ def fold_address_text(text: str) -> str:
     return _NO.sub("の", folded)
 
 
+_PREFECTURE_SET = frozenset(PREFECTURES)
+
+
 def _split_prefecture(text: str) -> tuple[str | None, str]:
-    for prefecture in PREFECTURES:
-        if text.startswith(prefecture):
-            return prefecture, text[len(prefecture) :]
+    for length in (3, 4):
+        if text[:length] in _PREFECTURE_SET:
+            return text[:length], text[length:]
     return None, text
 
 

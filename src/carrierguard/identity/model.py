@@ -64,6 +64,11 @@ class MatchResult:
 @lru_cache(maxsize=65536)
 def normalize_person(person: Person) -> NormalizedPerson:
     """Normalise every field; ``InvalidDate`` when the birth date cannot be read."""
+    return normalize_person_once(person)
+
+
+def normalize_person_once(person: Person) -> NormalizedPerson:
+    """``normalize_person`` without its cache, for batch jobs that see each record once."""
     return NormalizedPerson(
         name=normalize_name(person.name, person.name_kana),
         birth_date=parse_date(person.birth_date),

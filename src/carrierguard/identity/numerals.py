@@ -7,6 +7,7 @@ chome) belongs to dates and addresses.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DIGITS: dict[str, int] = {
     "〇": 0,
@@ -60,5 +61,11 @@ def replace_kanji_numerals(text: str, before: str) -> str:
     ``before`` is a regular expression (a lookahead), so 三軒茶屋 keeps its 三 while
     二丁目 becomes 2丁目.
     """
-    pattern = re.compile(f"({KANJI_NUMERAL.pattern})(?={before})")
-    return pattern.sub(lambda m: str(kanji_to_int(m.group(1))), text)
+    if not KANJI_NUMERAL.search(text):
+        return text
+    return _numeral_before(before).sub(lambda m: str(kanji_to_int(m.group(1))), text)
+
+
+@lru_cache(maxsize=16)
+def _numeral_before(before: str) -> re.Pattern[str]:
+    return re.compile(f"({KANJI_NUMERAL.pattern})(?={before})")

@@ -132,9 +132,21 @@ def fold_char(char: str) -> str:
     return char
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table filled on first sight of each code point."""
+
+    def __missing__(self, code: int) -> str:
+        folded = fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold_variants(text: str) -> str:
     """Fold every variant kanji of ``text`` to its representative."""
-    return "".join(fold_char(c) for c in text)
+    return text.translate(_FOLD_TABLE)
 
 
 def nfkc(text: str) -> str:
