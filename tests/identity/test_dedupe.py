@@ -71,3 +71,28 @@ def test_dedupe_command_writes_a_review_list(tmp_path: Path) -> None:
     assert lines == [
         {"kind": "cluster", "match": "same", "holder_ids": ["row-2", "row-4"], "score": 1.0}
     ]
+
+
+def test_dedupe_command_reads_jsonl_with_holder_ids(tmp_path: Path) -> None:
+    """JSONL input keeps the store's holder ids in the review list."""
+    source = tmp_path / "holders.jsonl"
+    rows = [
+        {
+            "holder_id": "H-1",
+            "name": "渡邉 花子",
+            "birth_date": "H2/3/4",
+            "address": "札幌市中央区北1条西2-1",
+        },
+        {
+            "holder_id": "H-2",
+            "name": "渡辺花子",
+            "birth_date": "1990-03-04",
+            "address": "北海道札幌市中央区北一条西二丁目1番",
+        },
+    ]
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(app, ["identity", "dedupe", "--input", str(source)])
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["holder_ids"] == ["H-1", "H-2"]
+    assert first["match"] == "same"

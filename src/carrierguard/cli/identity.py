@@ -59,17 +59,35 @@ def _person(value: Any, side: str, where: tuple[str, int]) -> Person:
     )
 
 
+def _json_line(line: str, where: tuple[str, int], key: str) -> dict[str, Any]:
+    path, number = where
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _bad_line(path, number, f"not JSON ({exc.msg})", "JSON として読めません") from exc
+    if not isinstance(value, dict) or key not in value:
+        raise _bad_line(
+            path,
+            number,
+            f"expected an object with '{key}'",
+            f"'{key}' を含むオブジェクトが必要です",
+        )
+    return value
+
+
+def _open(path: Path) -> TextIO:
+    try:
+        return path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path}: cannot open ({exc.strerror})", message_ja=f"{path} を開けません"
+        ) from exc
+
+
 def compare_line(line: str, where: tuple[str, int]) -> dict[str, object]:
     """Answer one input line ``{"id", "a", "b"}`` with ``{"id", "match", "score"}``."""
     path, number = where
-    try:
-        pair = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise _bad_line(path, number, f"not JSON ({exc.msg})", "JSON として読めません") from exc
-    if not isinstance(pair, dict) or "id" not in pair:
-        raise _bad_line(
-            path, number, "expected an object with 'id', 'a', 'b'", "id, a, b が必要です"
-        )
+    pair = _json_line(line, where, "id")
     a = _person(pair.get("a"), "a", where)
     b = _person(pair.get("b"), "b", where)
     try:
@@ -87,12 +105,7 @@ def compare(
 ) -> None:
     """二人が同一人物かを判定 / Say for each pair whether it is one person (JSON lines)."""
     name = str(input)
-    try:
-        stream = sys.stdin if name == "-" else input.open(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(
-            f"{name}: cannot open ({exc.strerror})", message_ja=f"{name} を開けません"
-        ) from exc
+    stream = sys.stdin if name == "-" else _open(input)
     try:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -139,14 +152,7 @@ def _holders_jsonl(stream: TextIO, name: str) -> Iterator[tuple[str, Person]]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _bad_line(name, number, f"not JSON ({exc.msg})", "JSON として読めません") from exc
-        if not isinstance(row, dict) or "holder_id" not in row:
-            raise _bad_line(
-                name, number, "expected an object with 'holder_id'", "holder_id が必要です"
-            )
+        row = _json_line(line, (name, number), "holder_id")
         yield str(row["holder_id"]), _person(row, "holder", (name, number))
 
 
@@ -181,12 +187,7 @@ def dedupe_command(
 ) -> None:
     """同一人物の名寄せ / Find holders who are one person; write a review list (JSON lines)."""
     name = str(input)
-    try:
-        stream = input.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InvalidInput(
-            f"{name}: cannot open ({exc.strerror})", message_ja=f"{name} を開けません"
-        ) from exc
+    stream = _open(input)
     reader = _holders_jsonl if input.suffix in (".jsonl", ".ndjson") else _holders_csv
     console = Console(stderr=True)
     with (
