@@ -127,6 +127,7 @@ def _wait_for_dns(port: int, origin: str) -> None:
 class Milter:
     port: int
     quarantine: Path
+    db_url: str
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, dns_port: int) -> None:
@@ -147,6 +148,8 @@ class Milter:
                 str(dns_port),
                 "--quarantine-dir",
                 str(self.quarantine),
+                "--db",
+                self.db_url,
             ],
             cwd=REPO,
         )

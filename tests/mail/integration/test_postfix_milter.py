@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import smtplib
@@ -62,13 +63,16 @@ def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
             "good.example",
             [
                 f"@ IN {txt('v=spf1 ip4:127.0.0.1 -all')}",
-                f"_dmarc IN {txt('v=DMARC1; p=reject')}",
+                f"_dmarc IN {txt('v=DMARC1; p=reject; rua=mailto:rua@good.example')}",
                 f"sel._domainkey IN {txt(key)}",
             ],
         ),
         "reject.example": zone_file(
             "reject.example",
-            [f"@ IN {txt('v=spf1 ip4:192.0.2.1 -all')}", f"_dmarc IN {txt('v=DMARC1; p=reject')}"],
+            [
+                f"@ IN {txt('v=spf1 ip4:192.0.2.1 -all')}",
+                f"_dmarc IN {txt('v=DMARC1; p=reject; rua=mailto:rua@reject.example')}",
+            ],
         ),
         "quarantine.example": zone_file(
             "quarantine.example",
@@ -79,7 +83,8 @@ def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
         ),
     }
     with nsd(zones) as dns_port:
-        milter = Milter(free_port(), shared_tmpdir("cg-quarantine-"))
+        quarantine = shared_tmpdir("cg-quarantine-")
+        milter = Milter(free_port(), quarantine, f"sqlite:///{quarantine}/dmarc.db")
         milter.start(dns_port)
         try:
             with postfix(milter.port) as server:
@@ -131,3 +136,35 @@ def test_stopped_milter_means_tempfail_and_no_mail_lost(stack: Stack, sign: Sign
         stack.milter.start(stack.dns_port)
     stack.send(raw, "bounce@good.example")
     assert any(b"Retry me." in m for m in stack.wait_delivered(before + 1))
+
+
+def test_aggregate_report_of_these_results_validates_and_parsedmarc_agrees(stack: Stack) -> None:
+    """The rows the milter stored give RFC 9990 reports with the counts SMTP saw."""
+    from datetime import UTC, datetime, timedelta
+
+    from carrierguard.mail.reports.aggregate import validate
+    from carrierguard.mail.reports.job import build_reports
+    from carrierguard.store.engine import create_store_engine
+    from carrierguard.store.mail_schema import dmarc_results_between
+
+    now = datetime.now(UTC)
+    with create_store_engine(stack.milter.db_url).connect() as conn:
+        reports = build_reports(
+            dmarc_results_between(conn, now - timedelta(hours=1), now + timedelta(hours=1)),
+            org_name="CarrierGuard CI",
+            email="dmarc@mx.carrierguard.test",
+            receiver="mx.carrierguard.test",
+            begin=now - timedelta(hours=1),
+            end=now + timedelta(hours=1),
+        )
+    counts = {r.policy_domain: r.messages for r in reports}
+    # good.example: the aligned pass and the retried message; reject.example: the spoof.
+    assert counts == {"good.example": 2, "reject.example": 1}
+    for report in reports:
+        validate(report.xml)
+    need(importlib.util.find_spec("parsedmarc") is not None, "parsedmarc (eval extra) missing")
+    import parsedmarc
+
+    for report in reports:
+        parsed = parsedmarc.parse_aggregate_report_xml(report.xml.decode(), offline=True)
+        assert sum(r["count"] for r in parsed["records"]) == counts[report.policy_domain]
