@@ -110,6 +110,10 @@ def _body_coverage(message: Message, sig: dict[str, str]) -> tuple[int | None, b
 
 def verify_arc(message: Message, resolver: Resolver) -> ArcResult:
     """Validate the ARC chain; a chain whose last seal reported failure is ``fail``."""
+    arc_fields = ("ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results")
+    if not any(f.name.lower() in (a.lower() for a in arc_fields) for f in message.headers):
+        # dkimpy would say the same after parsing the whole message again.
+        return ArcResult("none", reason="Message is not ARC signed")
     seals = message.get_all("ARC-Seal")
     sealers: dict[int, str] = {}
     for value in seals:
