@@ -24,15 +24,23 @@ class Series:
     values: Sequence[float]
 
 
-def _nice_max(value: float) -> float:
-    """A round axis top at or above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+def _ticks(value: float) -> list[float]:
+    """Axis ticks from 0 to a round top at or above ``value``, at most five steps."""
     if value <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+        return [0.0, 1.0]
+    raw = value / 4
+    power = 10.0 ** math.floor(math.log10(raw))
+    # Steps of 2.5 only from 25 up, so that counts get whole-number ticks.
+    steps = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    step = next(m * power for m in steps if m * power >= raw)
+    if value >= 1:
+        step = max(step, 1.0)
+    count = math.ceil(value / step - 1e-9)
+    return [step * i for i in range(count + 1)]
+
+
+def _nice_max(value: float) -> float:
+    return _ticks(value)[-1]
 
 
 def _number(value: float) -> str:
@@ -49,13 +57,15 @@ def grouped_bars(
     height: int = 260,
 ) -> Markup:
     """Vertical bars: for each category, one bar per series, with a legend on top."""
-    left, right, top, bottom = 48, 12, 34, 44
+    legend, rows = _legend([s.label for s in series], 48, width - 12)
+    left, right, top, bottom = 48, 12, 20 + 18 * rows, 28
+    height += 18 * (rows - 1)
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max((v for s in series for v in s.values), default=0))
-    parts = [_open(title, width, height)]
-    for i in range(5):  # gridlines and axis labels
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
+    ticks = _ticks(max((v for s in series for v in s.values), default=0))
+    top_value = ticks[-1]
+    parts = [_open(title, width, height), legend]
+    for value in ticks:  # gridlines and axis labels
+        y = top + plot_h - plot_h * value / top_value
         parts.append(
             f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d9dee7'/>"
             f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end' font-size='11' "
@@ -84,7 +94,6 @@ def grouped_bars(
             f"<text x='{left + slot * c + slot / 2:.1f}' y='{height - bottom + 16}' "
             f"text-anchor='middle' font-size='12' fill='#1d2433'>{escape(category)}</text>"
         )
-    parts.append(_legend([s.label for s in series], left))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -133,15 +142,20 @@ def _open(title: str, width: int, height: int) -> str:
     )
 
 
-def _legend(labels: Sequence[str], left: int) -> str:
-    parts, x = [], float(left)
+def _legend(labels: Sequence[str], left: int, right: int) -> tuple[str, int]:
+    """Legend entries left to right, wrapping to a new row; returns the markup and its rows."""
+    parts, x, y = [], float(left), 8
     for i, label in enumerate(labels):
+        width = 20 + 6.0 * _text_width(label)
+        if x > left and x + width > right:
+            x, y = float(left), y + 18
         parts.append(
-            f"<rect x='{x:.1f}' y='8' width='12' height='12' fill='{PALETTE[i % len(PALETTE)]}'/>"
-            f"<text x='{x + 16:.1f}' y='18' font-size='12' fill='#1d2433'>{escape(label)}</text>"
+            f"<rect x='{x:.1f}' y='{y}' width='12' height='12' fill='{PALETTE[i % len(PALETTE)]}'/>"
+            f"<text x='{x + 16:.1f}' y='{y + 10}' font-size='12' fill='#1d2433'>"
+            f"{escape(label)}</text>"
         )
-        x += 26 + 7.5 * _text_width(label)
-    return "".join(parts)
+        x += width + 10
+    return "".join(parts), (y - 8) // 18 + 1
 
 
 def _text_width(label: str) -> float:

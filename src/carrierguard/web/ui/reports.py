@@ -49,6 +49,31 @@ CHANNELS = {
 BASE_COLUMNS = (*COUNTED_METRICS, "median_hours_to_decide")
 BREAKDOWNS = ("approvals", "reviews", "refusals", "exceptions_granted")
 LABELS = {m.name: (m.label_ja, m.label_en) for m in METRICS}
+#: Breakdown values other than reason codes (which stay as their stable codes).
+BREAKDOWN_LABELS = {
+    "at_screening": ("即時承認", "at screening"),
+    "exception_granted": ("例外承認", "exception granted"),
+    "submitted": ("受付", "submitted"),
+    "awaiting_info": ("追加情報待ち", "awaiting info"),
+    "escalated": ("本部回付中", "escalated"),
+    "approved": ("承認", "approved"),
+    "refused": ("拒否", "refused"),
+    "withdrawn": ("取下げ", "withdrawn"),
+    "no_case": ("案件なし", "no case"),
+    "family": ("家族", "family"),
+    "business": ("業務", "business"),
+    "iot": ("IoT", "IoT"),
+    "other": ("その他", "other"),
+    "unspecified": ("未記入", "not given"),
+    "individual": ("個人", "individual"),
+    "corporate": ("法人", "corporate"),
+    "multi_line": ("複数回線", "multi-line"),
+    "above_cap": ("上限超過", "above cap"),
+}
+
+
+def label(key: str) -> tuple[str, str]:
+    return BREAKDOWN_LABELS.get(key, (key, key))
 
 
 def both(pair: tuple[str, str]) -> str:
@@ -96,6 +121,11 @@ def _total(figures: list[Figure], metric: str, breakdown: str = "", **where: str
         and f.breakdown == breakdown
         and all(getattr(f, k) == v for k, v in where.items())
     )
+
+
+def _short(key: str) -> str:
+    ja, en = label(key)
+    return ja if ja == en else f"{ja} {en}"
 
 
 def _charts(report: Report, policy: Policy) -> list[tuple[str, Markup]]:
@@ -147,7 +177,7 @@ def _charts(report: Report, policy: Policy) -> list[tuple[str, Markup]]:
         ("exceptions_granted", ("例外承認（利用目的別）", "Exceptions granted by purpose")),
     ):
         kinds = sorted({f.breakdown for f in figs if f.metric == metric and f.breakdown})
-        items = [(k, _total(figs, metric, k, pool=ALL)) for k in kinds]
+        items = [(_short(k), _total(figs, metric, k, pool=ALL)) for k in kinds]
         charts.append((both(title), horizontal_bars(both(title), items)))
     charts.append(
         (
@@ -170,14 +200,15 @@ def _charts(report: Report, policy: Policy) -> list[tuple[str, Markup]]:
             ),
         )
     )
+    pools = {p.name: p.label_ja for p in policy.pools}
     above = [
-        (f"{f.pool} · {f.breakdown}", float(f.value))
+        (f"{pools[f.pool]} · {_short(f.breakdown)}", float(f.value))
         for f in snap
         if f.metric == "holders_above_cap"
     ]
     charts.append((both(LABELS["holders_above_cap"]), horizontal_bars("above cap", above)))
     shares = [
-        (f"{f.pool} · {f.breakdown}", float(f.value) * 100)
+        (f"{pools[f.pool]} · {_short(f.breakdown)}", float(f.value) * 100)
         for f in snap
         if f.metric == "actual_users_share"
     ]
@@ -196,6 +227,7 @@ def report_context(report: Report, policy: Policy) -> dict[str, Any]:
         "report": report,
         "both": both,
         "labels": LABELS,
+        "label": label,
         "metrics": METRICS,
         "channels": CHANNELS,
         "pools": {p.name: (p.label_ja, p.label_en) for p in policy.pools} | {ALL: ("全体", "All")},
