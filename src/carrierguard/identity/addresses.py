@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from carrierguard.identity.gazetteer import (
     PREFECTURES,
@@ -34,6 +35,7 @@ _GO = re.compile(r"(\d+)号(?!室)")
 # Digits that belong to the town name (北1条西, 第2地割, 5線) are not block numbers.
 _BLOCK = re.compile(r"(?<![\d\-])(\d+(?:-\d+)*)(?![\d条線]|地割)")
 _LONGEST_MUNICIPALITY = 16
+_FIRST_DIGIT = re.compile(r"\d")
 _ROOM = re.compile(r"(\d+)(?:号室|号|室)?$")
 
 
@@ -84,6 +86,7 @@ def _split_prefecture(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+@lru_cache(maxsize=100_000)
 def _split_city(prefecture: str | None, text: str) -> tuple[str | None, str | None, str]:
     """Find the municipality at the start of ``text``; guess the prefecture if unique."""
     table = municipalities(fold_address_text)
@@ -129,7 +132,10 @@ def normalize_address(address: str, postal_code: str | None = None) -> Normalize
     prefecture, rest = _split_prefecture(text)
     if prefecture is None and area is not None:
         prefecture = area.prefecture
-    prefecture, city, rest = _split_city(prefecture, rest)
+    digit = _FIRST_DIGIT.search(rest)
+    cut = digit.start() if digit else len(rest)
+    prefecture, city, head = _split_city(prefecture, rest[:cut])
+    rest = head + rest[cut:]
     if city is None and area is not None and prefecture == area.prefecture:
         city = fold_address_text(area.city)
     town, block, building = _block_numbers(rest)

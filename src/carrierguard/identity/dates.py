@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from carrierguard.errors import InvalidDate
 from carrierguard.identity.numerals import KANJI_NUMERAL_CHARS, kanji_to_int
@@ -58,6 +59,7 @@ def _split_ymd(text: str) -> tuple[str, str, str] | None:
     return None
 
 
+@lru_cache(maxsize=100_000)
 def parse_date(text: str | date) -> date:
     """Read a date written in any supported notation; ``InvalidDate`` when it cannot."""
     if isinstance(text, date):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from carrierguard.identity.kana import is_kana, phonetic_key, to_katakana
 from carrierguard.identity.variants import fold_variants, nfkc
@@ -56,6 +57,7 @@ def _split(text: str) -> list[str]:
     return [part for part in _SPACES.split(text.strip()) if part]
 
 
+@lru_cache(maxsize=100_000)
 def normalize_name(name: str, reading: str | None = None) -> NormalizedName:
     """Normalise a written name and its optional reading (フリガナ)."""
     text = _strip_honorific(_PUNCT.sub("", nfkc(name)).strip())
