@@ -1,0 +1,100 @@
+"""``carrierguard mail scan|train|eval``: the content-analysis commands.
+
+Plain functions plus ``register(app)``, so the ``mail`` Typer app adds them with one line.
+Runnable on its own as ``python -m carrierguard.mail.content``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carrierguard.errors import InvalidInput
+from carrierguard.mail.content import model as model_io
+from carrierguard.mail.content import report, train
+from carrierguard.mail.content.brands import default_catalogue
+from carrierguard.mail.content.scan import iter_messages, scan_bytes
+
+DEFAULT_DATA = Path("../shared/data/mail")
+
+
+def _strength(value: str) -> str:
+    if value not in model_io.STRENGTHS:
+        raise InvalidInput(
+            f"strength must be one of {', '.join(model_io.STRENGTHS)}: {value!r}",
+            message_ja=f"強度は weak (弱) / standard (標準) / strong (強) のいずれかです: {value!r}",
+        )
+    return value
+
+
+def _data_dir(data: Path) -> Path:
+    if not (data / "ja-phishing" / "labels.csv").is_file():
+        raise InvalidInput(
+            f"no mail corpora under {data} (expected ja-phishing/labels.csv)",
+            message_ja=f"{data} にメールコーパスがありません (ja-phishing/labels.csv が必要)",
+        )
+    return data
+
+
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="files, folders or mbox files")],
+    strength: Annotated[str, typer.Option(help="weak | standard | strong")] = "standard",
+    json_output: Annotated[bool, typer.Option("--json", help="JSON lines (default)")] = True,
+    model: Annotated[Path | None, typer.Option(help="model file (default: shipped)")] = None,
+) -> None:
+    """メールを判定 / Judge messages: one JSON line per message."""
+    _strength(strength)
+    loaded = model_io.load(model)
+    catalogue = default_catalogue()
+    for label, data in iter_messages(paths):
+        result = scan_bytes(label, data, loaded, strength, catalogue)
+        if json_output:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:  # pragma: no cover - same data, shorter
+            typer.echo(f"{result.verdict}\t{result.phishing_probability}\t{label}")
+
+
+def train_command(
+    data: Annotated[Path, typer.Option(help="../shared/data/mail")] = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option(help="model file to write")] = None,
+) -> None:
+    """モデルを学習 / Train the model and write it with its model card."""
+    root = _data_dir(data)
+    started = time.monotonic()
+    examples, unreadable = train.prepare(root)
+    fitted = train.fit(root, examples)
+    rows = train.evaluate(fitted, examples, "test")
+    rows += train.evaluate(fitted, examples, "all", corpus="ja-ham")
+    fitted.meta["unreadable"] = unreadable
+    fitted.meta["training_seconds"] = round(time.monotonic() - started, 1)
+    target = out or model_io.default_model_path()
+    model_io.save(fitted, target)
+    card = report.model_card(fitted.meta, fitted.thresholds, report.table(rows))
+    target.with_suffix(".md").write_text(card, encoding="utf-8")
+    typer.echo(report.table(rows))
+    typer.echo(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and its model card")
+
+
+def eval_command(
+    data: Annotated[Path, typer.Option(help="../shared/data/mail")] = DEFAULT_DATA,
+    model: Annotated[Path | None, typer.Option(help="model file (default: shipped)")] = None,
+    split: Annotated[str, typer.Option(help="test | val")] = "test",
+) -> None:
+    """評価 / Print recall and false-block rate per strength and per corpus."""
+    root = _data_dir(data)
+    loaded = model_io.load(model)
+    examples, _ = train.prepare(root)
+    rows = train.evaluate(loaded, examples, split)
+    rows += train.evaluate(loaded, examples, "all", corpus="ja-ham")
+    typer.echo(report.table(rows))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``scan``, ``train`` and ``eval`` to the ``mail`` command group."""
+    app.command("scan")(scan)
+    app.command("train")(train_command)
+    app.command("eval")(eval_command)
