@@ -25,6 +25,7 @@ class Role(StrEnum):
     COMPLIANCE = "compliance"  # regulator figures
     ADMIN = "admin"  # keys and policy
     MONITOR = "monitor"  # Prometheus scraping only
+    SYSTEM = "system"  # the carrier's network systems: line events
 
 
 class Permission(StrEnum):
@@ -40,6 +41,7 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     AUDIT_READ = "audit:read"
     POLICY_CHANGE = "policy:change"
+    EVENTS_RECORD = "events:record"
 
 
 _R = Role
@@ -60,6 +62,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.REPORTS_READ: frozenset({_R.COMPLIANCE, _R.HQ_REVIEWER, _R.ADMIN}),
     Permission.AUDIT_READ: frozenset({_R.COMPLIANCE, _R.ADMIN}),
     Permission.POLICY_CHANGE: frozenset({_R.ADMIN}),
+    Permission.EVENTS_RECORD: frozenset({_R.CLERK, _R.SYSTEM}),
 }
 
 

@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.panel import Panel
 
 from carrierguard.config import Settings
+from carrierguard.contracts.assurance import AssuranceEvidence
+from carrierguard.contracts.assurance_policy import EmploymentCheck
+from carrierguard.contracts.corporate import EmploymentRecord
 from carrierguard.contracts.lines import SimType
 from carrierguard.contracts.model import (
     Application,
@@ -117,6 +120,16 @@ def _scenarios(today: date) -> list[tuple[str, Application]]:
                 ),
                 lines=tuple(LineRequest(SimType.DATA) for _ in range(20)),
                 applied_on=today,
+                kyc_method="jpki_signature",
+            ),
+        ),
+        (
+            "本人確認なしのオンライン申込み / online, no identity verification",
+            Application(
+                channel=Channel.ONLINE,
+                holder=_person("伊藤 三郎", "1988-08-08"),
+                lines=(LineRequest(SimType.VOICE),),
+                applied_on=today,
             ),
         ),
     ]
@@ -162,7 +175,17 @@ def run_demo(*, db_url: str, reset: bool, holders: int, console: Console) -> Non
         report = run_import(service, book)
     if report.rejected:
         console.print(f"[red]{len(report.rejected)} rows rejected[/]")
-    records = [(label, service.screen(app).record) for label, app in _scenarios(service.today())]
+    employment = AssuranceEvidence(
+        employment=EmploymentRecord(
+            check=EmploymentCheck.CALL_TO_REGISTERED_NUMBER,
+            reference="03-0000-0000",
+            verified_by="demo-staff",
+        )
+    )
+    records = [
+        (label, service.screen(app, evidence=employment).record)
+        for label, app in _scenarios(service.today())
+    ]
     console.print(decision_table(records))
     counts = {
         o: sum(1 for _, r in records if r.outcome.value == o)

@@ -44,6 +44,7 @@ def application(name: str = "高橋 一郎", n: int = 1, sim: SimType = SimType.
         holder=HolderIdentity(kind=HolderKind.INDIVIDUAL, name=name, birth_date=date(1985, 4, 1)),
         lines=tuple(LineRequest(sim) for _ in range(n)),
         applied_on=date(2026, 11, 28),
+        kyc_method="ic_chip_mynumber",
     )
 
 
@@ -100,6 +101,7 @@ def test_concurrent_applications_never_both_pass_the_cap(db_url: str) -> None:
         holder=application().holder,
         lines=tuple(LineRequest(SimType.VOICE) for _ in range(4)),
         applied_on=date(2025, 1, 1),
+        kyc_method="ic_chip_mynumber",
     )
     svc.screen(old)
     with ThreadPoolExecutor(max_workers=8) as pool:

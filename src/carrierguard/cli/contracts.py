@@ -104,7 +104,7 @@ def screen(
     policy: PolicyOption = None,
 ) -> None:
     """申込みを1件審査 / Screen one application from a JSON file and print the decision."""
-    from carrierguard.web.api.applications import to_application
+    from carrierguard.web.api.applications import to_application, to_evidence
     from carrierguard.web.api.schemas import ApplicationIn
 
     try:
@@ -119,7 +119,7 @@ def screen(
         detail = "; ".join(f"{p.field}: {p.message}" for p in problems)
         raise InvalidInput(f"{file}: {detail}", problems=problems) from exc
     service = open_service(_settings(db, policy))
-    record = service.screen(to_application(body, service)).record
+    record = service.screen(to_application(body, service), evidence=to_evidence(body)).record
     console.print(decision_table([("—", record)]))
 
 

@@ -6,6 +6,7 @@ and turns a ``CarrierGuardError`` into a readable message and exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from carrierguard.cli import audit, contracts, identity, mail, report, users
 from carrierguard.errors import CarrierGuardError
+from carrierguard.logs import configure_logging
 
 app = typer.Typer(
     name="carrierguard",
@@ -30,6 +32,8 @@ app.add_typer(users.app, name="users")
 
 def main() -> None:
     """Run the command; domain errors print as ``error [CODE]: message`` without a traceback."""
+    # JSON logs on stderr, warnings and worse, so tables and JSON output stay clean.
+    configure_logging(os.environ.get("CARRIERGUARD_LOG_LEVEL", "warning"))
     try:
         app()
     except CarrierGuardError as exc:

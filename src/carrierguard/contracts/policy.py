@@ -10,11 +10,12 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carrierguard.contracts.assurance_policy import AssurancePolicy, parse_assurance
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import HolderKind
 from carrierguard.errors import PolicyError
@@ -62,6 +63,7 @@ class Policy:
     burst: BurstRule | None
     agency_may_approve: bool
     source: str
+    assurance: AssurancePolicy = field(default_factory=AssurancePolicy)
     text: str = ""
 
     @property
@@ -188,7 +190,15 @@ class _Reader:
         raw = self.raw
         self.only_keys(
             raw,
-            {"version", "counted_states", "reserved_counts", "pools", "burst", "exceptions"},
+            {
+                "version",
+                "counted_states",
+                "reserved_counts",
+                "pools",
+                "burst",
+                "exceptions",
+                "assurance",
+            },
             "",
         )
         version = self.int_field(raw, "version", "")
@@ -218,6 +228,7 @@ class _Reader:
                 self.exceptions(), "agency_may_approve", "exceptions", False
             ),
             source=self.source,
+            assurance=parse_assurance(raw.get("assurance", {}), self.locate, self.source),
         )
 
     def exceptions(self) -> Mapping[str, Any]:

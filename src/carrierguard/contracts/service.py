@@ -10,19 +10,29 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import structlog
 
 from carrierguard.contracts.applications import INITIAL_STATE, Outcome
+from carrierguard.contracts.assurance import (
+    AssuranceEvidence,
+    AssuranceKeys,
+    assess_assurance,
+    with_findings,
+)
+from carrierguard.contracts.assurance_jwks import AssuranceKeyring, needs_key_refresh
 from carrierguard.contracts.cases import open_case
 from carrierguard.contracts.decide import decide
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
-from carrierguard.contracts.model import Application, HolderIdentity, HolderKind
+from carrierguard.contracts.model import Application, Decision, HolderIdentity, HolderKind, Holding
 from carrierguard.contracts.policy import Policy
 from carrierguard.contracts.policy_keeper import PolicyKeeper
+from carrierguard.contracts.resale import LineActivity, ResaleAssessment, assess_resale
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import IdempotencyKeyReused
 from carrierguard.store import audit
+from carrierguard.store import events as events_sql
 from carrierguard.store.registry import (
     ApplicationRecord,
     HolderRecord,
@@ -89,6 +99,7 @@ class ScreeningService:
         self.protector = protector
         self.clock = clock
         self.policies = PolicyKeeper(registry, policy, explicit=explicit_policy, clock=clock)
+        self._keyrings: dict[str, AssuranceKeyring] = {}
 
     @property
     def policy(self) -> Policy:
@@ -106,6 +117,7 @@ class ScreeningService:
         self,
         application: Application,
         *,
+        evidence: AssuranceEvidence | None = None,
         submitted_by: int | None = None,
         actor: str = "cli",
         idempotency_key: str | None = None,
@@ -115,6 +127,9 @@ class ScreeningService:
         now = self.clock()
         key_owner = submitted_by if submitted_by is not None else 0
         policy = self.policy  # before the transaction: the first use records it in its own
+        evidence = evidence or AssuranceEvidence()
+        keyring = self._keyring(policy)
+        keys = keyring.keys_for(evidence)  # network I/O stays outside the transaction
         with self.registry.write() as tx:
             if idempotency_key is not None:
                 earlier = tx.claim_idempotency_key(key_owner, idempotency_key, request_hash, now)
@@ -131,7 +146,17 @@ class ScreeningService:
                 pii=self.protector.seal(sealed_fields(application.holder)),
                 now=now,
             )
-            decision = decide(application, tx.holdings(holder_id), policy)
+            holdings = tx.holdings(holder_id)
+            decision = self._decide(
+                application,
+                holdings,
+                evidence,
+                policy,
+                keys,
+                keyring,
+                now,
+                tx.resale_assessment(holder_id),
+            )
             state = INITIAL_STATE[decision.outcome]
             application_id = tx.insert_application(
                 NewApplication(
@@ -197,6 +222,70 @@ class ScreeningService:
             codes=sorted(decision.codes),
         )
         return ScreeningResult(record, replayed=False)
+
+    def _keyring(self, policy: Policy) -> AssuranceKeyring:
+        if self._keyrings.get(policy.digest) is None:
+            base = Path(policy.source).parent if Path(policy.source).is_file() else None
+            self._keyrings = {policy.digest: AssuranceKeyring(policy.assurance, base=base)}
+        return self._keyrings[policy.digest]
+
+    def _decide(
+        self,
+        application: Application,
+        holdings: list[Holding],
+        evidence: AssuranceEvidence,
+        policy: Policy,
+        keys: AssuranceKeys,
+        keyring: AssuranceKeyring,
+        now: datetime,
+        resale: ResaleAssessment | None,
+    ) -> Decision:
+        """The cap decision with the assurance findings (KYC, MFA, corporate, resale) folded in."""
+        decision = decide(application, holdings, policy)
+        findings = assess_assurance(
+            application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
+        )
+        if needs_key_refresh(findings):  # the IdP may have rotated its keys
+            keys = keyring.keys_for(evidence, refresh=True)
+            findings = assess_assurance(
+                application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
+            )
+        return with_findings(
+            decision,
+            findings,
+            channel=application.channel,
+            agency_may_approve=policy.agency_may_approve,
+        )
+
+    def record_event(self, event: LineActivity, *, actor: str = "cli") -> ResaleAssessment:
+        """Store a line event and re-assess the holder's resale signals (C7)."""
+        now = self.clock()
+        rules = self.policy.assurance.resale
+        with self.registry.write() as tx:
+            holder_id, _ = tx.lock_line(int(event.line_id))
+            events_sql.insert_event(tx.conn, holder_id=holder_id, event=event, now=now)
+            window_start = now - timedelta(days=max(rules.window_days, rules.early_port_out_days))
+            assessment = assess_resale(
+                events_sql.holder_events(tx.conn, holder_id, window_start),
+                rules,
+                events_sql.known_devices(tx.conn, holder_id, window_start),
+            )
+            before = tx.resale_assessment(holder_id)
+            events_sql.store_assessment(tx.conn, holder_id, assessment)
+            if before is None or before.score != assessment.score:
+                audit.append(
+                    tx.conn,
+                    actor=actor,
+                    action="holder.risk_assessed",
+                    subject=f"holder:{holder_id}",
+                    payload={
+                        "score": assessment.score,
+                        "resale_risk": assessment.resale_risk,
+                        "flags": sorted(assessment.codes),
+                    },
+                    now=now,
+                )
+        return assessment
 
     def application(self, application_id: int) -> ApplicationRecord:
         with self.registry.read() as tx:

@@ -21,8 +21,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from carrierguard.contracts.applications import ApplicationState, Outcome
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import Channel, HolderKind, Holding, Reason
+from carrierguard.contracts.resale import ResaleAssessment
 from carrierguard.errors import NotFound, StoreUnavailable
 from carrierguard.store.engine import READ_ONLY
+from carrierguard.store.events import parse_assessment
 from carrierguard.store.schema import (
     api_keys,
     applications,
@@ -189,12 +191,21 @@ class RegistryTx:
         )
         return [Holding(SimType(r.sim_type), LineState(r.state), r.opened_on) for r in rows]
 
-    def risk_flags(self, holder_id: int) -> list[str]:
+    def resale_assessment(self, holder_id: int) -> ResaleAssessment | None:
         raw = self.conn.execute(
             select(holders.c.risk_flags).where(holders.c.id == holder_id)
         ).scalar_one_or_none()
-        flags: list[str] = json.loads(raw) if raw else []
-        return flags
+        return parse_assessment(raw)
+
+    def risk_flags(self, holder_id: int) -> list[str]:
+        """The holder's risk flags as sentences for people (Japanese / English)."""
+        found = self.resale_assessment(holder_id)
+        if found is None or not found.flags:
+            return []
+        head = "RESALE_RISK" if found.resale_risk else "resale signals"
+        return [f"{head} score {found.score}"] + [
+            f"{f.code}: {f.message_ja} / {f.message_en}" for f in found.flags
+        ]
 
     def holder(self, holder_id: int) -> HolderRecord:
         kind = self.conn.execute(

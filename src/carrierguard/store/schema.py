@@ -211,3 +211,21 @@ policy_versions = Table(
     Column("created_by", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+#: What happens to lines after sale (C7): activations, device changes, SIM swaps,
+#: port-outs and usage summaries. ``device`` is the handset's 14-digit IMEI prefix.
+line_events = Table(
+    "line_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), nullable=False),
+    Column("line_id", Id, ForeignKey("lines.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("device", String(16)),
+    Column("calls", Integer, nullable=False, server_default="0"),
+    Column("messages", Integer, nullable=False, server_default="0"),
+    Column("holder_contacts", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_line_events_holder_id_at", "holder_id", "at"),
+)

@@ -31,6 +31,7 @@ from carrierguard.store.registry import Registry
 from carrierguard.web.api.admin import router as admin_router
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
+from carrierguard.web.api.events import router as events_router
 from carrierguard.web.deps import Caller, KeyCache, require
 from carrierguard.web.ui.accounts import Accounts
 from carrierguard.web.ui.pages import router as pages_router
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(applications_router)
     app.include_router(cases_router)
     app.include_router(admin_router)
+    app.include_router(events_router)
     app.state.accounts = Accounts(svc.registry, svc.protector)
     app.include_router(pages_router)
     app.include_router(reports_router)

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from carrierguard.auth import Permission, Role
+from carrierguard.contracts.assurance import AssuranceEvidence
+from carrierguard.contracts.corporate import EmploymentRecord
 from carrierguard.contracts.lines import SimType
 from carrierguard.contracts.model import Application, Channel, HolderIdentity, LineRequest
 from carrierguard.contracts.service import ScreeningService
@@ -35,6 +37,22 @@ IdempotencyKey = Annotated[
 Service = Annotated[ScreeningService, Depends(get_service)]
 
 
+def to_evidence(body: ApplicationIn) -> AssuranceEvidence:
+    """What the application brings for the assurance rules (tokens, records, data use)."""
+    emp = body.employment
+    return AssuranceEvidence(
+        id_token=body.mfa.id_token if body.mfa else None,
+        idp_subject=body.mfa.idp_subject if body.mfa else None,
+        relied_assertion=body.kyc.assertion if body.kyc else None,
+        employment=EmploymentRecord(
+            check=emp.check, reference=emp.reference, verified_by=emp.verified_by
+        )
+        if emp
+        else None,
+        data_use=body.data_use,
+    )
+
+
 def to_application(body: ApplicationIn, service: ScreeningService) -> Application:
     h = body.holder
     return Application(
@@ -50,7 +68,7 @@ def to_application(body: ApplicationIn, service: ScreeningService) -> Applicatio
         ),
         lines=tuple(LineRequest(SimType(ln.sim_type)) for ln in body.lines),
         applied_on=service.today(),
-        kyc_method=body.kyc.method if body.kyc else None,
+        kyc_method=body.kyc.method.value if body.kyc else None,
     )
 
 
@@ -73,6 +91,7 @@ def create_application(
     request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
     result = service.screen(
         to_application(body, service),
+        evidence=to_evidence(body),
         submitted_by=caller.key_id,
         actor=caller.actor,
         idempotency_key=idempotency_key,

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from carrierguard.contracts.applications import ApplicationState, Outcome
+from carrierguard.contracts.assurance_policy import DataSimUse, EmploymentCheck
+from carrierguard.contracts.assurance_policy import KycMethod as KycMethodName
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import MAX_LINES_PER_APPLICATION, Channel, HolderKind
 from carrierguard.contracts.service import JST, utc_now
@@ -26,11 +28,28 @@ Text = Annotated[str, AfterValidator(_printable)]
 EARLIEST_BIRTH = date(1900, 1, 1)
 
 
+JWT = Annotated[str, Field(min_length=10, max_length=16_000, pattern=r"^[A-Za-z0-9_\-=.]+$")]
+
+
 class KycMethod(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    method: Annotated[
-        str, Field(pattern=r"^(ic_chip_mynumber|jpki_signature|ic_chip_license|relied_assertion)$")
-    ]
+    method: KycMethodName = Field(description="How the applicant's identity was verified")
+    assertion: JWT | None = Field(
+        None, description="With relied_assertion: the other company's verified_claims JWT"
+    )
+
+
+class MfaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_token: JWT = Field(description="The carrier IdP's OpenID Connect ID token")
+    idp_subject: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+
+
+class EmploymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    check: EmploymentCheck
+    reference: Annotated[Text, Field(min_length=1, max_length=200)]
+    verified_by: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class HolderIn(BaseModel):
@@ -86,6 +105,13 @@ class ApplicationIn(BaseModel):
     holder: HolderIn
     kyc: KycMethod | None = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES_PER_APPLICATION)]
+    mfa: MfaIn | None = Field(None, description="For additional lines added online (C4)")
+    employment: EmploymentIn | None = Field(
+        None, description="Corporate: how the signer's employment was verified (C5)"
+    )
+    data_use: DataSimUse | None = Field(
+        None, description="Data-only lines: consumer, iot or inbound_prepaid (C8)"
+    )
 
 
 class ReasonOut(BaseModel):
