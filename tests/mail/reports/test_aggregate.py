@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from carrierguard.mail.auth.check import Envelope, authenticate
 from carrierguard.mail.dns import StaticResolver
@@ -20,12 +19,13 @@ from carrierguard.mail.reports.aggregate import (
     validate,
 )
 from carrierguard.mail.reports.job import build_reports
+from carrierguard.store.engine import create_store_engine, migrate
 from carrierguard.store.mail_schema import (
-    dmarc_results,
     dmarc_results_between,
     record_dmarc_result,
 )
 from tests.conftest import SHARED_DATA, need
+from tests.dbs import fresh_database
 
 ZONE = """$TTL 300
 bank.example.        IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
@@ -125,17 +125,21 @@ def test_parsedmarc_reads_our_report_with_the_same_counts() -> None:
     assert counts == [1, 4]
 
 
-def test_store_round_trip_keeps_every_field() -> None:
-    """Rows written by the milter come back identical for the report period."""
-    engine = create_engine("sqlite://")
-    dmarc_results.create(engine)
-    original = rows({("192.0.2.1", "bank.example"): 2})
-    with engine.begin() as conn:
-        for row in original:
-            record_dmarc_result(conn, row)
-    with engine.connect() as conn:
-        got = list(dmarc_results_between(conn, T0, T0 + timedelta(days=1)))
-        outside = list(dmarc_results_between(conn, T0 + timedelta(days=1), T0 + timedelta(days=2)))
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_store_round_trip_keeps_every_field(kind: str, tmp_path: Path) -> None:
+    """Rows written by the milter come back identical for the report period, on both engines."""
+    with fresh_database(kind, tmp_path) as url:
+        engine = create_store_engine(url)
+        migrate(engine)
+        original = rows({("192.0.2.1", "bank.example"): 2})
+        with engine.begin() as conn:
+            for row in original:
+                record_dmarc_result(conn, row)
+        with engine.connect() as conn:
+            got = list(dmarc_results_between(conn, T0, T0 + timedelta(days=1)))
+            later = T0 + timedelta(days=1)
+            outside = list(dmarc_results_between(conn, later, later + timedelta(days=1)))
+        engine.dispose()
     assert [g.outcome_key() for g in got] == [o.outcome_key() for o in original]
     assert got[0].rua == ("mailto:rua@bank.example",) and outside == []
 
@@ -143,8 +147,6 @@ def test_store_round_trip_keeps_every_field() -> None:
 def test_migration_0002_mail_creates_the_results_table(tmp_path: Path) -> None:
     """``store.migrate`` (all heads) creates dmarc_results next to the core tables."""
     from sqlalchemy import inspect
-
-    from carrierguard.store.engine import create_store_engine, migrate
 
     engine = create_store_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
