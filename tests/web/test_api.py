@@ -151,3 +151,17 @@ def test_metrics_count_decisions(api: Api) -> None:
 def test_healthz_reports_the_database(api: Api) -> None:
     """/healthz says ok when the database answers."""
     assert api.client.get("/healthz").json() == {"status": "ok", "database": True}
+
+
+def test_wareki_birth_dates_are_read(api: Api) -> None:
+    """昭和60年4月1日 and S60.4.1 are the same holder as 1985-04-01."""
+    ids = set()
+    for written in ("1985-04-01", "昭和60年4月1日", "S60.4.1"):
+        body = BODY | {"holder": BODY["holder"] | {"birth_date": written}}
+        r = api.client.post("/v1/applications", json=body, headers=api.headers(Role.CLERK))
+        assert r.status_code == 201, r.text
+        ids.add(r.json()["holder_id"])
+    assert len(ids) == 1
+    bad = BODY | {"holder": BODY["holder"] | {"birth_date": "昭和99年13月1日"}}
+    r = api.client.post("/v1/applications", json=bad, headers=api.headers(Role.CLERK))
+    assert r.status_code == 422

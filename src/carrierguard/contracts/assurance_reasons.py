@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.model import Reason
-from carrierguard.contracts.reasons import MOBILE_FRAUD_ACT, ReasonText
+from carrierguard.contracts.reasons import INDUSTRY_CAP_RULE, MOBILE_FRAUD_ACT, ReasonText
 
 MIC_MFA_RULE = (
     "総務省WG報告書（2025年12月）：回線追加時の多要素認証 / "
@@ -129,6 +129,14 @@ ASSURANCE_CATALOGUE: dict[str, ReasonText] = {
         "契約者の回線に不正転売の兆候があります（スコア{score}）: {flags_ja}。",
         "The holder's lines show signs of resale (score {score}): {flags_en}.",
         RESALE_RULE,
+    ),
+    "IDENTITY_AMBIGUOUS": ReasonText(
+        "同一人物の可能性がある既存の契約者がいます（契約者ID {candidates}、一致度 {score}）。"
+        "氏名・生年月日・住所の表記を確認し、同一人物なら保有回線を合算して審査します。",
+        "An existing holder may be the same person (holder {candidates}, similarity {score}); "
+        "check how name, birth date and address are written and, if it is one person, count "
+        "their lines together.",
+        INDUSTRY_CAP_RULE,
     ),
 }
 

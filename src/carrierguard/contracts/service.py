@@ -6,7 +6,6 @@ transactions never wait on each other in opposite orders. The clock is injected.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -24,8 +23,14 @@ from carrierguard.contracts.assurance import (
 from carrierguard.contracts.assurance_jwks import AssuranceKeyring, needs_key_refresh
 from carrierguard.contracts.cases import open_case
 from carrierguard.contracts.decide import decide
+from carrierguard.contracts.identity_link import (
+    IdentityVerdict,
+    candidate_strings,
+    identity_string,
+    resolve,
+)
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
-from carrierguard.contracts.model import Application, Decision, HolderIdentity, HolderKind, Holding
+from carrierguard.contracts.model import Application, Decision, HolderIdentity, Holding
 from carrierguard.contracts.policy import Policy
 from carrierguard.contracts.policy_keeper import PolicyKeeper
 from carrierguard.contracts.resale import LineActivity, ResaleAssessment, assess_resale
@@ -39,6 +44,7 @@ from carrierguard.store.registry import (
     LineRecord,
     NewApplication,
     Registry,
+    RegistryTx,
 )
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -50,19 +56,6 @@ UTC = UTC
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def normalised_name(name: str) -> str:
-    """NFKC with every space removed: the interim exact identity (the identity issue refines it)."""
-    return "".join(unicodedata.normalize("NFKC", name).split())
-
-
-def identity_string(holder: HolderIdentity) -> str:
-    """The string whose blind index finds the holder in the registry."""
-    if holder.kind is HolderKind.CORPORATE:
-        return f"corporate|{holder.corporate_number}"
-    assert holder.birth_date is not None  # guaranteed by HolderIdentity
-    return f"individual|{normalised_name(holder.name)}|{holder.birth_date.isoformat()}"
 
 
 def sealed_fields(holder: HolderIdentity) -> dict[str, str | None]:
@@ -140,12 +133,7 @@ class ScreeningService:
                             "this Idempotency-Key was already used for a different request"
                         )
                     return ScreeningResult(tx.application(first_id), replayed=True)
-            holder_id = tx.lock_or_create_holder(
-                identity_key=self.holder_key(application.holder),
-                kind=application.holder.kind,
-                pii=self.protector.seal(sealed_fields(application.holder)),
-                now=now,
-            )
+            holder_id, identity = self._resolve_holder(tx, application.holder, now)
             holdings = tx.holdings(holder_id)
             decision = self._decide(
                 application,
@@ -156,6 +144,7 @@ class ScreeningService:
                 keyring,
                 now,
                 tx.resale_assessment(holder_id),
+                identity,
             )
             state = INITIAL_STATE[decision.outcome]
             application_id = tx.insert_application(
@@ -223,6 +212,34 @@ class ScreeningService:
         )
         return ScreeningResult(record, replayed=False)
 
+    def _resolve_holder(
+        self, tx: RegistryTx, holder: HolderIdentity, now: datetime
+    ) -> tuple[int, IdentityVerdict]:
+        """The applicant's holder id (found, matched or new, its row locked) and the verdict.
+
+        Screenings that share a candidate key are serialised first, so two spellings of
+        one person sent at once cannot both be taken for new people.
+        """
+        blocks = [self.protector.blind_index(b) for b in candidate_strings(holder)]
+        tx.lock_blocks(blocks)
+        verdict = IdentityVerdict(None, ())
+        holder_id = tx.find_holder(self.holder_key(holder))
+        if holder_id is None and blocks:
+            found = tx.block_candidates(blocks)
+            verdict = resolve(holder, [(h, self.protector.open(pii)) for h, pii in found])
+            holder_id = verdict.same
+            if holder_id is not None:
+                tx.lock_holder(holder_id)
+        if holder_id is None:
+            holder_id = tx.lock_or_create_holder(
+                identity_key=self.holder_key(holder),
+                kind=holder.kind,
+                pii=self.protector.seal(sealed_fields(holder)),
+                now=now,
+            )
+        tx.insert_blocks(holder_id, blocks)
+        return holder_id, verdict
+
     def _keyring(self, policy: Policy) -> AssuranceKeyring:
         if self._keyrings.get(policy.digest) is None:
             base = Path(policy.source).parent if Path(policy.source).is_file() else None
@@ -239,8 +256,10 @@ class ScreeningService:
         keyring: AssuranceKeyring,
         now: datetime,
         resale: ResaleAssessment | None,
+        identity: IdentityVerdict,
     ) -> Decision:
-        """The cap decision with the assurance findings (KYC, MFA, corporate, resale) folded in."""
+        """The cap decision with the assurance findings (KYC, MFA, corporate, resale) and an
+        ambiguous identity folded in."""
         decision = decide(application, holdings, policy)
         findings = assess_assurance(
             application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
@@ -250,6 +269,9 @@ class ScreeningService:
             findings = assess_assurance(
                 application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
             )
+        ambiguous = identity.finding()
+        if ambiguous is not None:
+            findings = (*findings, ambiguous)
         return with_findings(
             decision,
             findings,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -29,6 +29,7 @@ from carrierguard.store.schema import (
     api_keys,
     applications,
     cases,
+    holder_blocks,
     holders,
     idempotency_keys,
     lines,
@@ -165,6 +166,53 @@ class RegistryTx:
         )
 
     # -- holders -----------------------------------------------------------------------
+    def lock_blocks(self, blocks: Sequence[str]) -> None:
+        """Serialise screenings that share a candidate key (PostgreSQL; SQLite already is)."""
+        if self.dialect != "postgresql":
+            return
+        for block in sorted(blocks):
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:b, 0))"), {"b": block}
+            )
+
+    def find_holder(self, identity_key: str) -> int | None:
+        """The holder with this exact key, its row locked (PostgreSQL), or None."""
+        query = select(holders.c.id).where(holders.c.identity_key == identity_key)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        found = self.conn.execute(query).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def lock_holder(self, holder_id: int) -> None:
+        if self.dialect == "postgresql":
+            self.conn.execute(
+                select(holders.c.id).where(holders.c.id == holder_id).with_for_update()
+            )
+
+    def block_candidates(self, blocks: Sequence[str], limit: int = 20) -> list[tuple[int, bytes]]:
+        """Holders sharing a candidate key, with their sealed fields (index lookups only)."""
+        if not blocks:
+            return []
+        rows = self.conn.execute(
+            select(holders.c.id, holders.c.pii)
+            .where(
+                holders.c.id.in_(
+                    select(holder_blocks.c.holder_id).where(holder_blocks.c.block.in_(blocks))
+                )
+            )
+            .order_by(holders.c.id)
+            .limit(limit)
+        )
+        return [(int(r.id), bytes(r.pii)) for r in rows]
+
+    def insert_blocks(self, holder_id: int, blocks: Sequence[str]) -> None:
+        if blocks:
+            self.conn.execute(
+                self._insert(holder_blocks)
+                .values([{"block": b, "holder_id": holder_id} for b in blocks])
+                .on_conflict_do_nothing()
+            )
+
     def lock_or_create_holder(
         self, *, identity_key: str, kind: HolderKind, pii: bytes, now: datetime
     ) -> int:

@@ -229,3 +229,12 @@ line_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_line_events_holder_id_at", "holder_id", "at"),
 )
+
+#: Candidate keys of individual holders (blind indexes of birth date + phonetic or written
+#: name): finds a person written another way without scanning the registry.
+holder_blocks = Table(
+    "holder_blocks",
+    metadata,
+    Column("block", String(64), primary_key=True),
+    Column("holder_id", Id, ForeignKey("holders.id"), primary_key=True),
+)

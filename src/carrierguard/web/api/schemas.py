@@ -6,7 +6,14 @@ import unicodedata
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from carrierguard.contracts.applications import ApplicationState, Outcome
 from carrierguard.contracts.assurance_policy import DataSimUse, EmploymentCheck
@@ -14,6 +21,8 @@ from carrierguard.contracts.assurance_policy import KycMethod as KycMethodName
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import MAX_LINES_PER_APPLICATION, Channel, HolderKind
 from carrierguard.contracts.service import JST, utc_now
+from carrierguard.errors import CarrierGuardError
+from carrierguard.identity import parse_date
 from carrierguard.store.registry import ApplicationRecord, HolderRecord, LineRecord
 
 
@@ -25,6 +34,19 @@ def _printable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_printable)]
+
+
+def _any_notation(value: object) -> object:
+    """Birth dates in ISO, slashes, full-width, 西暦 or 和暦 (昭和60年4月1日, S60.4.1)."""
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except (CarrierGuardError, ValueError) as exc:
+            raise ValueError(f"unreadable date {value[:40]!r}") from exc
+    return value
+
+
+AnyDate = Annotated[date, BeforeValidator(_any_notation)]
 EARLIEST_BIRTH = date(1900, 1, 1)
 
 
@@ -58,7 +80,7 @@ class HolderIn(BaseModel):
     kind: HolderKind
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     name_kana: Annotated[Text, Field(max_length=200)] | None = None
-    birth_date: date | None = None
+    birth_date: AnyDate | None = None
     address: Annotated[Text, Field(max_length=400)] | None = None
     postal_code: Annotated[str, Field(pattern=r"^[0-9]{3}-?[0-9]{4}$")] | None = None
     corporate_number: Annotated[str, Field(pattern=r"^[0-9]{13}$")] | None = None
