@@ -26,8 +26,10 @@ from carrierguard.contracts.decide import decide
 from carrierguard.contracts.identity_link import (
     IdentityVerdict,
     candidate_strings,
-    identity_string,
     resolve,
+)
+from carrierguard.contracts.identity_link import (
+    identity_string as identity_string,
 )
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
 from carrierguard.contracts.model import Application, Decision, HolderIdentity, Holding
