@@ -41,6 +41,11 @@ def test_an_unreadable_record_is_skipped_and_named() -> None:
     assert report.records == 5
 
 
+def test_worker_processes_give_the_same_report() -> None:
+    """Normalising in two processes changes nothing in the result."""
+    assert dedupe(RECORDS, workers=2) == dedupe(RECORDS)
+
+
 def test_progress_is_reported_for_each_phase() -> None:
     """The callback hears of normalising and comparing, ending at their totals."""
     seen: list[tuple[str, int, int]] = []

@@ -184,6 +184,7 @@ def dedupe_command(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Review list (JSONL); stdout when omitted."
     ),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes that normalise."),
 ) -> None:
     """同一人物の名寄せ / Find holders who are one person; write a review list (JSON lines)."""
     name = str(input)
@@ -208,7 +209,7 @@ def dedupe_command(
                 tasks[phase] = bar.add_task(label, total=total or None)
             bar.update(tasks[phase], completed=done, total=total or None)
 
-        report = dedupe(reader(stream, name), progress)
+        report = dedupe(reader(stream, name), progress, workers=workers)
     out = sys.stdout if output is None else output.open("w", encoding="utf-8")
     try:
         for line in _review_lines(report):

@@ -15,9 +15,11 @@ IME); written name + town (a typo in the birth date).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, islice
 
 import numpy as np
 
@@ -29,6 +31,7 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``; total is 0 while unknown (records still streaming)."""
 
 MAX_BLOCK = 200
+CHUNK = 5_000
 _HASH_MASK = (1 << 63) - 1
 
 
@@ -107,19 +110,57 @@ def _candidate_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[set[tuple[
     return pairs, oversized
 
 
-def dedupe(records: Iterable[tuple[str, Person]], progress: Progress | None = None) -> DedupeReport:
-    """Find clusters of one person and uncertain pairs among ``records``."""
+Normalised = tuple[str, NormalizedPerson | str]
+"""A holder id with its normalised person, or the reason it could not be read."""
+
+
+def _normalise_chunk(chunk: list[tuple[str, Person]]) -> list[Normalised]:
+    out: list[Normalised] = []
+    for holder_id, person in chunk:
+        try:
+            out.append((holder_id, normalize_person_once(person)))
+        except InvalidInput as exc:
+            out.append((holder_id, exc.message))
+    return out
+
+
+def _normalised(records: Iterable[tuple[str, Person]], workers: int) -> Iterator[Normalised]:
+    """Normalise in order; with ``workers`` > 1, chunks go to a process pool, a few at a time."""
+    source = iter(records)
+    chunks = iter(lambda: list(islice(source, CHUNK)), [])
+    if workers <= 1:
+        for chunk in chunks:
+            yield from _normalise_chunk(chunk)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        pending: deque[Future[list[Normalised]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_normalise_chunk, chunk))
+            if len(pending) > 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def dedupe(
+    records: Iterable[tuple[str, Person]],
+    progress: Progress | None = None,
+    *,
+    workers: int = 1,
+) -> DedupeReport:
+    """Find clusters of one person and uncertain pairs among ``records``.
+
+    ``workers`` > 1 normalises in that many processes (the comparisons stay in this one).
+    """
     report = progress or (lambda _phase, _done, _total: None)
     ids: list[str] = []
     people: list[NormalizedPerson] = []
     key_hashes: list[int] = []
     key_owners: list[int] = []
     skipped: list[tuple[str, str]] = []
-    for count, (holder_id, person) in enumerate(records, start=1):
-        try:
-            norm = normalize_person_once(person)
-        except InvalidInput as exc:
-            skipped.append((holder_id, exc.message))
+    for count, (holder_id, norm) in enumerate(_normalised(records, workers), start=1):
+        if isinstance(norm, str):
+            skipped.append((holder_id, norm))
             continue
         index = len(people)
         ids.append(holder_id)
