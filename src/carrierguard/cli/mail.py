@@ -130,6 +130,13 @@ def milter(
         list[str] | None,
         typer.Option("--internal-network", help="署名対象の送信元 / CIDR of outbound clients"),
     ] = None,
+    failure_reports: Annotated[
+        bool,
+        typer.Option("--failure-reports", help="DMARC 失敗レポートを送信 / send RFC 9991 reports"),
+    ] = False,
+    report_sender: Annotated[str, typer.Option("--report-sender")] = "",
+    smtp_host: Annotated[str, typer.Option("--smtp-host")] = "127.0.0.1",
+    smtp_port: Annotated[int, typer.Option("--smtp-port")] = 25,
 ) -> None:
     """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters."""
     import asyncio
@@ -158,11 +165,36 @@ def milter(
     if dkim_key:
         internal = AllowList.parse(internal_network or [])
         stages.insert(0, signing_stage(_signers(dkim_key), internal))
+    sinks: list[ResultSink] = []
+    if db:
+        sinks.append(_dmarc_recorder(db))
+    if failure_reports:
+        from carrierguard.mail.reports.failure import FailureReporter, FailureReportPolicy
+
+        reporter = FailureReporter(
+            FailureReportPolicy(
+                enabled=True,
+                sender=report_sender or f"dmarc-noreply@{settings.authserv_id}",
+                receiver=settings.authserv_id,
+            ),
+            resolver,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+        )
+
+        def report_failure(session: MilterSession, context: CheckContext) -> None:
+            if context.auth is not None:
+                message = Message.parse(session.raw_message())
+                reporter.consider(message, session.envelope(), context.auth)
+
+        sinks.append(report_failure)
+
+    def on_result(session: MilterSession, context: CheckContext) -> None:
+        for sink in sinks:
+            sink(session, context)
+
     server = MilterServer(
-        settings,
-        stages,
-        QuarantineStore(quarantine_dir),
-        on_result=_dmarc_recorder(db) if db else None,
+        settings, stages, QuarantineStore(quarantine_dir), on_result=on_result if sinks else None
     )
     asyncio.run(serve_forever(server, host, port))
 

@@ -132,3 +132,39 @@ def test_failure_report_follows_fo_and_carries_headers_only() -> None:
     assert b"multipart/report" in arf and b'report-type="feedback-report"' in arf
     assert b"Feedback-Type: auth-failure" in arf and b"Auth-Failure: dmarc" in arf
     assert b"Subject: secret" in arf and b"BODY TEXT" not in arf
+
+
+def test_failure_reporter_sends_when_asked_and_allowed_and_respects_its_rate() -> None:
+    """With ruf and local permission one report goes out; beyond the hourly cap none do."""
+    from carrierguard.mail.reports.failure import FailureReporter
+
+    received: list[bytes] = []
+    resolver = StaticResolver.from_zone_text(
+        '_dmarc.bank.example. 300 IN TXT "v=DMARC1; p=reject; ruf=mailto:ruf@bank.example; fo=1"'
+    )
+    message = Message.parse(b"From: ceo@bank.example\r\nSubject: s\r\n\r\nbody\r\n")
+    envelope = Envelope(ip="203.0.113.9", mail_from="ceo@bank.example")
+    report = authenticate(message, envelope, resolver, authserv_id="mx.test")
+
+    async def run() -> list[bool]:
+        server, port = await _sink(received)
+        reporter = FailureReporter(
+            FailureReportPolicy(enabled=True, sender="dmarc@mx.test", receiver="mx.test"),
+            resolver,
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            per_hour=1,
+        )
+        sent = [reporter.consider(message, envelope, report) for _ in range(2)]
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.05)
+        server.close()
+        await server.wait_closed()
+        return sent
+
+    assert asyncio.run(run()) == [True, False]
+    assert b"Feedback-Type: auth-failure" in received[0]
+    off = FailureReporter(FailureReportPolicy(), resolver, smtp_host="127.0.0.1", smtp_port=1)
+    assert off.consider(message, envelope, report) is False

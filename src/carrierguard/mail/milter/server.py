@@ -161,7 +161,10 @@ class MilterServer:
         if verdict is None:
             raise CarrierGuardError("the pipeline ended without a verdict")
         if self.on_result is not None:
-            self.on_result(session, context)
+            try:
+                self.on_result(session, context)
+            except Exception as exc:  # reporting must never cost a message
+                log.error("milter_result_sink_failed", queue_id=session.queue_id, error=repr(exc))
         log.info(
             "milter_verdict",
             queue_id=session.queue_id,

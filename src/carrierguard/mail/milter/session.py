@@ -47,7 +47,8 @@ class MilterSession:
             self.macros.update(dict(event.values))
         elif isinstance(event, Connect):
             self.client_name = event.hostname
-            self.client_ip = event.address if event.family in ("4", "6") else None
+            address = event.address.removeprefix("IPv6:")
+            self.client_ip = address if event.family in ("4", "6") else None
         elif isinstance(event, Helo):
             self.helo = event.name
         elif isinstance(event, MailFrom):

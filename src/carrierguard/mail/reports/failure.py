@@ -7,13 +7,24 @@ when on, carry the header only (RFC 9991 section 4 redaction), never the body.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+import structlog
+
 from carrierguard.mail.auth.check import AuthReport, Envelope
+from carrierguard.mail.dns import Resolver
 from carrierguard.mail.message import Message
+from carrierguard.mail.reports.delivery import destinations, send
+
+log = structlog.get_logger("carrierguard.mail.reports")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,3 +121,65 @@ def failure_report(
     out.set_type("multipart/report")
     out.set_param("report-type", "feedback-report")
     return out
+
+
+class FailureReporter:
+    """Sends failure reports in the background, at most ``per_hour`` per reported domain.
+
+    Called from the milter's worker thread; the SMTP hand-off happens on a separate
+    single-thread executor so that no message waits for a report.
+    """
+
+    def __init__(
+        self,
+        policy: FailureReportPolicy,
+        resolver: Resolver,
+        *,
+        smtp_host: str,
+        smtp_port: int,
+        per_hour: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port
+        self.per_hour = per_hour
+        self._clock = clock
+        self._sent: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmarc-ruf")
+
+    def consider(self, message: Message, envelope: Envelope, report: AuthReport) -> bool:
+        """Queue a report if the owner asked (ruf, fo), local policy allows and the rate permits."""
+        record = report.dmarc.record
+        if not self.policy.enabled or record is None or not record.ruf:
+            return False
+        if not requested(record.fo, report):
+            return False
+        domain = report.dmarc.policy_domain
+        if not self._admit(domain):
+            return False
+        arf = failure_report(self.policy, message, envelope, report, ["placeholder@invalid"])
+        targets = destinations(record.ruf, domain, self.resolver, len(arf.as_bytes()))
+        if not targets:
+            return False
+        arf.replace_header("To", ", ".join(t.address for t in targets))
+        self._pool.submit(self._send, arf)
+        return True
+
+    def _admit(self, domain: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._sent.get(domain, []) if now - t < 3600]
+            if len(recent) >= self.per_hour:
+                self._sent[domain] = recent
+                return False
+            self._sent[domain] = [*recent, now]
+            return True
+
+    def _send(self, message: EmailMessage) -> None:
+        try:
+            asyncio.run(send(message, hostname=self.smtp_host, port=self.smtp_port))
+        except Exception as exc:  # a lost failure report is logged, never retried into a loop
+            log.warning("dmarc_failure_report_not_sent", error=repr(exc))
