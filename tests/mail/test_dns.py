@@ -137,3 +137,17 @@ def test_txt_lookup_speaks_dkimpy_dnsfunc() -> None:
     get_txt = txt_lookup(StaticResolver.from_zone_text(ZONE))
     assert get_txt(b"_dmarc.example.com.") == b"v=DMARC1; p=reject"
     assert get_txt("none.example.com") is None
+
+
+def test_dnspython_resolver_turns_an_unreachable_server_into_a_temporary_failure() -> None:
+    """No server on the port: the lookup fails as DnsTemporaryFailure, never hangs or leaks."""
+    import socket
+
+    from carrierguard.mail.dns import DnspythonResolver
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    resolver = DnspythonResolver(nameservers=["127.0.0.1"], port=port, timeout=0.5)
+    with pytest.raises(DnsTemporaryFailure):
+        resolver.query("example.jp", "TXT")

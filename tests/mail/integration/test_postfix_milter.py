@@ -168,3 +168,16 @@ def test_aggregate_report_of_these_results_validates_and_parsedmarc_agrees(stack
     for report in reports:
         parsed = parsedmarc.parse_aggregate_report_xml(report.xml.decode(), offline=True)
         assert sum(r["count"] for r in parsed["records"]) == counts[report.policy_domain]
+
+
+def test_dnspython_resolver_reads_the_real_dns_server(stack: Stack) -> None:
+    """Our dnspython resolver, pointed at NSD, answers data, NODATA and NXDOMAIN correctly."""
+    from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Rcode
+
+    resolver = CachingResolver(DnspythonResolver(nameservers=["127.0.0.1"], port=stack.dns_port))
+    assert resolver.query("_dmarc.reject.example", "TXT").txt()[0].startswith(b"v=DMARC1")
+    nodata = resolver.query("reject.example", "MX")
+    assert (nodata.rcode, nodata.records) == (Rcode.NOERROR, ())
+    assert resolver.query("nope.reject.example", "TXT").rcode is Rcode.NXDOMAIN
+    resolver.query("_dmarc.reject.example", "TXT")
+    assert resolver.hits == 1
