@@ -13,6 +13,7 @@ import typer
 
 from carrierguard.errors import InvalidInput
 from carrierguard.mail.auth.check import Envelope, authenticate, report_to_dict
+from carrierguard.mail.content.cli import register as register_content_commands
 from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, StaticResolver
 from carrierguard.mail.message import Message
 from carrierguard.mail.milter.server import ResultSink
@@ -333,6 +334,7 @@ def dmarc_report(
 
 
 # --- phishing scan ------------------------------------------------------------------------------
-# The phishing engineer adds the ``scan`` command here (see DESIGN.md `carrierguard mail scan`).
+# ``scan``, ``train`` and ``eval`` (see DESIGN.md `carrierguard mail scan`).
+register_content_commands(app)
 # Reuse ``build_resolver`` and ``report_to_dict`` for its "auth" part, and
 # ``carrierguard.mail.verdict.standard_stages`` with the classifier stage before ``decide``.

@@ -14,18 +14,18 @@ from typing import Annotated
 import typer
 
 from carrierguard.errors import InvalidInput
-from carrierguard.mail.content import model as model_io
-from carrierguard.mail.content import report, train
-from carrierguard.mail.content.brands import default_catalogue
-from carrierguard.mail.content.scan import iter_messages, scan_bytes
+
+# scikit-learn and the model load only when a command runs, so that every other
+# ``carrierguard`` command (serve, keys, import...) starts fast.
 
 DEFAULT_DATA = Path("../shared/data/mail")
+STRENGTHS = ("weak", "standard", "strong")
 
 
 def _strength(value: str) -> str:
-    if value not in model_io.STRENGTHS:
+    if value not in STRENGTHS:
         raise InvalidInput(
-            f"strength must be one of {', '.join(model_io.STRENGTHS)}: {value!r}",
+            f"strength must be one of {', '.join(STRENGTHS)}: {value!r}",
             message_ja=f"強度は weak (弱) / standard (標準) / strong (強) のいずれかです: {value!r}",
         )
     return value
@@ -47,6 +47,10 @@ def scan(
     model: Annotated[Path | None, typer.Option(help="model file (default: shipped)")] = None,
 ) -> None:
     """メールを判定 / Judge messages: one JSON line per message."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.brands import default_catalogue
+    from carrierguard.mail.content.scan import iter_messages, scan_bytes
+
     _strength(strength)
     loaded = model_io.load(model)
     catalogue = default_catalogue()
@@ -63,6 +67,9 @@ def train_command(
     out: Annotated[Path | None, typer.Option(help="model file to write")] = None,
 ) -> None:
     """モデルを学習 / Train the model and write it with its model card."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content import report, train
+
     root = _data_dir(data)
     started = time.monotonic()
     examples, unreadable = train.prepare(root)
@@ -85,6 +92,9 @@ def eval_command(
     split: Annotated[str, typer.Option(help="test | val")] = "test",
 ) -> None:
     """評価 / Print recall and false-block rate per strength and per corpus."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content import report, train
+
     root = _data_dir(data)
     loaded = model_io.load(model)
     examples, _ = train.prepare(root)
