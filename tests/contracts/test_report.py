@@ -46,6 +46,12 @@ def tally(**changes: object) -> ApplicationTally:
     return ApplicationTally(**(base | changes))  # type: ignore[arg-type]
 
 
+def holding(pool: str, kind: str, lines: int, verified: bool, holders: int) -> HoldingTally:
+    return HoldingTally(
+        pool=pool, kind=kind, lines=lines, verified_actual_users=verified, holders=holders
+    )
+
+
 def as_map(figures: list[Figure]) -> dict[tuple[str, str, str, str, str], int | float]:
     return {f.row()[:5]: f.value for f in figures}
 
@@ -150,25 +156,11 @@ def test_holders_above_each_cap_follow_the_policy_for_their_kind() -> None:
     got = as_map(
         holding_figures(
             [
-                HoldingTally(
-                    pool="voice", kind="individual", lines=6, verified_actual_users=True, holders=2
-                ),
-                HoldingTally(
-                    pool="voice",
-                    kind="individual",
-                    lines=11,
-                    verified_actual_users=False,
-                    holders=1,
-                ),
-                HoldingTally(
-                    pool="voice", kind="corporate", lines=6, verified_actual_users=False, holders=4
-                ),
-                HoldingTally(
-                    pool="data", kind="corporate", lines=500, verified_actual_users=False, holders=1
-                ),
-                HoldingTally(
-                    pool="voice", kind="individual", lines=1, verified_actual_users=True, holders=9
-                ),
+                holding("voice", "individual", 6, True, 2),
+                holding("voice", "individual", 11, False, 1),
+                holding("voice", "corporate", 6, False, 4),
+                holding("data", "corporate", 500, False, 1),
+                holding("voice", "individual", 1, True, 9),
             ],
             POLICY,
         )

@@ -17,7 +17,10 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from carrierguard.cli.main import app as cli_app
+from carrierguard.contracts.assurance import AssuranceEvidence
+from carrierguard.contracts.assurance_policy import EmploymentCheck
 from carrierguard.contracts.cases import CaseService
+from carrierguard.contracts.corporate import EmploymentRecord
 from carrierguard.contracts.lines import SimType
 from carrierguard.contracts.model import (
     Application,
@@ -72,14 +75,22 @@ class Book:
         self.screening = ScreeningService(registry, load_policy(), protector, clock=self.clock)
         self.cases = CaseService(registry, protector, self.clock)
 
-    def apply(self, who: str, channel: Channel, at: datetime, **sims: int) -> tuple[str, int]:
+    def apply(
+        self, who: str, channel: Channel, at: datetime, kyc: str = "", **sims: int
+    ) -> tuple[str, int]:
         self.clock.now = at
         corporate = who.startswith("株式会社")
+        # The KYC each channel accepts under the default policy; corporations bring the
+        # record of how the signer's employment was checked.
+        kyc = kyc or ("jpki_signature" if channel is Channel.ONLINE else "ic_chip_mynumber")
+        employment = EmploymentRecord(
+            check=EmploymentCheck.CALL_TO_REGISTERED_NUMBER, reference="03-0000", verified_by="s1"
+        )
         holder = HolderIdentity(
             kind=HolderKind.CORPORATE if corporate else HolderKind.INDIVIDUAL,
             name=who,
             birth_date=None if corporate else date(1980, 1, 1),
-            corporate_number="1234567890123" if corporate else None,
+            corporate_number="7000012050002" if corporate else None,
         )
         requests = tuple(LineRequest(SimType(s)) for s, n in sims.items() for _ in range(n))
         record = self.screening.screen(
@@ -88,7 +99,9 @@ class Book:
                 holder=holder,
                 lines=requests,
                 applied_on=at.astimezone(TOKYO).date(),
-            )
+                kyc_method=kyc,
+            ),
+            evidence=AssuranceEvidence(employment=employment if corporate else None),
         ).record
         return record.outcome.value, record.case_id or 0
 
@@ -161,6 +174,10 @@ def build_registry(url: str) -> Book:
     outcome, case = b.apply("中村 八郎", S, utc(2026, 9, 25, 6), voice=6)
     assert outcome == "review"
     b.decide(case, utc(2026, 9, 25, 9), approve=False, code="PURPOSE_NOT_ESTABLISHED")
+    # Online with a store-only KYC method: refused for an assurance reason.
+    assert b.apply("加藤 十郎", On, utc(2026, 9, 18, 4), kyc="ic_chip_license", voice=1)[0] == (
+        "refuse"
+    )
     # Just outside the period at both ends (Tokyo dates 08-31 and 11-01).
     assert b.apply("小林 九郎", S, utc(2026, 8, 31, 14, 59), voice=1)[0] == "approve"
     assert b.apply("小林 九郎", S, utc(2026, 10, 31, 15, 0), voice=1)[0] == "approve"

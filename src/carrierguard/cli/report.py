@@ -16,7 +16,7 @@ from carrierguard.config import Settings
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.report import ReportPeriod, to_csv
 from carrierguard.store.engine import create_store_engine, migrate
-from carrierguard.store.report_queries import read_report
+from carrierguard.store.report_queries import policy_in_force, read_report
 
 console = Console(stderr=True)
 
@@ -51,7 +51,8 @@ def report(
         ),
     ] = None,
     policy: Annotated[
-        Path | None, typer.Option("--policy", help="Policy TOML (default: packaged policy)")
+        Path | None,
+        typer.Option("--policy", help="Policy TOML for the caps (default: the one in force)"),
     ] = None,
 ) -> None:
     """総務省向け報告 / Regulator figures by pool, channel and Tokyo month.
@@ -62,9 +63,12 @@ def report(
     """
     period = ReportPeriod(start=start.date(), end=end.date())
     settings = Settings.from_env(db_url=db, policy_path=policy)
-    active = load_policy(settings.policy_path)
     engine = create_store_engine(settings.db_url)
     migrate(engine)
+    # An explicit file answers "what if"; otherwise the caps in force in the registry.
+    active = load_policy(settings.policy_path)
+    if settings.policy_path is None:
+        active = policy_in_force(engine, active)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("集計中 / counting", total=None)
         figures = read_report(

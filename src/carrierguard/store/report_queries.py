@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, case, exists, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from carrierguard.contracts.lines import LineState
-from carrierguard.contracts.policy import Policy
+from carrierguard.contracts.policy import Policy, parse_policy
 from carrierguard.contracts.report import (
     ApplicationTally,
     HoldingTally,
@@ -31,7 +31,7 @@ from carrierguard.contracts.report import (
     build_report,
 )
 from carrierguard.errors import StoreUnavailable
-from carrierguard.store.schema import actual_users, applications, holders, lines
+from carrierguard.store.schema import actual_users, applications, holders, lines, policy_versions
 
 CHUNK = 200_000
 Progress = Callable[[int, int], None]  # (done, total) in keys of the walked table
@@ -190,6 +190,21 @@ class ReportReader:
                 )
             if progress is not None:
                 progress(done, total)
+
+
+def policy_in_force(engine: Engine, fallback: Policy) -> Policy:
+    """The newest recorded policy version (what screening uses now), else ``fallback``.
+
+    Unlike ``PolicyKeeper`` this never records anything: a report only reads.
+    """
+    reader = ReportReader(engine)
+    with reader.snapshot() as conn:
+        row = conn.execute(
+            select(policy_versions.c.toml, policy_versions.c.source)
+            .order_by(policy_versions.c.id.desc())
+            .limit(1)
+        ).one_or_none()
+    return fallback if row is None else parse_policy(row.toml, source=row.source)
 
 
 def read_report(
