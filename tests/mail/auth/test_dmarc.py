@@ -207,3 +207,22 @@ def test_unusable_author_is_permerror_and_rejected_by_local_policy() -> None:
         "reject",
         "FROM_MULTIPLE_FIELDS",
     )
+
+
+def test_aligned_check_lost_to_a_dns_timeout_is_temperror_not_a_rejection() -> None:
+    """If an aligned DKIM or SPF check timed out, DMARC says temperror and does not reject."""
+    ev = evidence(example_jp="v=DMARC1; p=reject")
+    timed_out = DkimSignatureResult("temperror", "example.jp", "sel")
+    got = evaluate(author("example.jp"), None, [timed_out], ev)
+    assert (got.result, got.disposition, got.reason) == ("temperror", "none", "AUTH_TEMPERROR")
+    spf_timeout = SpfResult("temperror", "mailfrom", "example.jp", "b@example.jp")
+    assert evaluate(author("example.jp"), spf_timeout, [], ev).result == "temperror"
+
+
+def test_timeout_on_an_unrelated_domain_does_not_save_a_spoof() -> None:
+    """A temperror for the attacker's own domain leaves the spoof failing and rejected."""
+    ev = evidence(example_jp="v=DMARC1; p=reject")
+    got = evaluate(
+        author("example.jp"), None, [DkimSignatureResult("temperror", "evil.example", "s")], ev
+    )
+    assert (got.result, got.disposition) == ("fail", "reject")

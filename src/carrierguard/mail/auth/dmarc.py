@@ -244,6 +244,20 @@ def evaluate(
     )
     policy = applicable_policy(record, found_at == domain, evidence.author_exists)
     passed = spf_ok or dkim_ok
+    if not passed and _temporary(domain, record, spf, dkim, evidence):
+        # A check that could have aligned failed only for a DNS hiccup: judging now
+        # would reject legitimate mail (false blocking), so DMARC says temperror.
+        return DmarcResult(
+            "temperror",
+            policy=policy,
+            disposition="none",
+            header_from=domain,
+            policy_domain=found_at,
+            org_domain=org,
+            record=record,
+            testing=record.t,
+            reason="AUTH_TEMPERROR",
+        )
     disposition = "none" if passed else testing_mode(policy, record.t)
     return DmarcResult(
         "pass" if passed else "fail",
@@ -257,6 +271,25 @@ def evaluate(
         record=record,
         testing=record.t,
     )
+
+
+def _temporary(
+    domain: str,
+    record: DmarcRecord,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimSignatureResult],
+    evidence: DmarcEvidence,
+) -> bool:
+    spf_temp = (
+        spf is not None
+        and spf.result == "temperror"
+        and aligned(spf.domain, domain, record.aspf, evidence)
+    )
+    dkim_temp = any(
+        sig.result == "temperror" and aligned(sig.domain, domain, record.adkim, evidence)
+        for sig in dkim
+    )
+    return spf_temp or dkim_temp
 
 
 def applicable_policy(record: DmarcRecord, at_author: bool, author_exists: bool) -> str:
