@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carrierguard.errors import MilterProtocolError
 from carrierguard.mail.milter.protocol import (
@@ -108,3 +111,18 @@ def test_end_of_message_may_carry_the_last_body_bytes() -> None:
     )
     (event,) = conn.receive(packet(b"E", b"tail"))
     assert event == EndOfMessage(b"tail")
+
+
+COMMANDS = st.sampled_from([bytes([c]) for c in b"ODCHMRTLNBEAQKUZ"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(COMMANDS, st.binary(max_size=24)), max_size=12), st.binary(max_size=40))
+def test_arbitrary_packets_raise_only_protocol_errors(
+    packets: list[tuple[bytes, bytes]], tail: bytes
+) -> None:
+    """Well-framed packets in any order with any payload, then garbage: only protocol errors."""
+    conn = MilterConnection()
+    data = b"".join(packet(command, payload) for command, payload in packets) + tail
+    with contextlib.suppress(MilterProtocolError):
+        conn.receive(optneg() + connect() + data)
