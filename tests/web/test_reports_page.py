@@ -141,3 +141,11 @@ def test_a_clerk_session_cannot_open_the_reports(api: Api) -> None:
     """A store clerk signed in to the pages gets 403 on /reports."""
     client = sign_in(api, Role.CLERK, "tenpo")
     assert client.get("/reports").status_code == 403
+
+
+def test_a_reversed_period_on_the_page_is_explained_not_a_crash(api: Api) -> None:
+    """The page answers 422 with the reason and still shows the default period."""
+    client = sign_in(api, Role.COMPLIANCE, "kansa")
+    r = client.get("/reports?from=2026-10-01&to=2026-09-01")
+    assert r.status_code == 422
+    assert "より前です" in r.text and "<svg" in r.text

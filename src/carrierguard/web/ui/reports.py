@@ -33,11 +33,11 @@ from carrierguard.contracts.report import (
     to_json,
 )
 from carrierguard.contracts.service import ScreeningService
-from carrierguard.errors import PermissionDenied
+from carrierguard.errors import InvalidInput, PermissionDenied
 from carrierguard.store.report_queries import read_report
 from carrierguard.web.deps import Caller, require
 from carrierguard.web.ui.accounts import Session
-from carrierguard.web.ui.pages import _session, _to_login, render, templates
+from carrierguard.web.ui.pages import _lang, _session, _to_login, render, templates
 from carrierguard.web.ui.report_charts import Series, grouped_bars, horizontal_bars
 
 router = APIRouter()
@@ -285,12 +285,23 @@ def reports_page(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
-    found = _signed_in_report(request, start, end)
+    error = ""
+    try:
+        found = _signed_in_report(request, start, end)
+    except InvalidInput as exc:  # a reversed or overlong period: say so, show the default
+        error = exc.message_ja if _lang(request) == "ja" else exc.message
+        found = _signed_in_report(request, None, None)
     if isinstance(found, Response):
         return found
     session, report, policy = found
     return render(
-        request, "report.html", session, standalone=False, **report_context(report, policy)
+        request,
+        "report.html",
+        session,
+        422 if error else 200,
+        standalone=False,
+        error=error,
+        **report_context(report, policy),
     )
 
 
@@ -313,7 +324,17 @@ def _csv_response(report: Report) -> Response:
     )
 
 
-@router.get("/v1/reports", tags=["reports"])
+@router.get(
+    "/v1/reports",
+    tags=["reports"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "month,pool,channel,metric,breakdown,value rows (CSV) or JSON",
+            "content": {"text/csv": {}, "application/json": {}},
+        }
+    },
+)
 def reports_export(
     request: Request,
     _: Annotated[Caller, Depends(require(Permission.REPORTS_READ))],
