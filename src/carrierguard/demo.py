@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import tempfile
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 
 from carrierguard.config import Settings
 from carrierguard.contracts.assurance import AssuranceEvidence
@@ -194,6 +196,7 @@ def run_demo(*, db_url: str, reset: bool, holders: int, console: Console) -> Non
     console.print(
         f"承認 approve {counts['approve']} ・ 審査 review {counts['review']} ・ 拒否 refuse {counts['refuse']}"
     )
+    scan_demo_mail(console)
     console.print(
         Panel.fit(
             "API を起動するには / to start the API:\n"
@@ -203,3 +206,39 @@ def run_demo(*, db_url: str, reset: bool, holders: int, console: Console) -> Non
             title="次の手順 / next",
         )
     )
+
+
+VERDICT_STYLE = {"deliver": "green", "quarantine": "yellow", "reject": "red"}
+
+
+def scan_demo_mail(console: Console) -> None:
+    """Scan the sample mails shipped for the demo at each filter strength (M1, M3)."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.brands import default_catalogue
+    from carrierguard.mail.content.scan import scan_bytes
+
+    folder = resources.files("carrierguard.data").joinpath("demo_mail")
+    model = model_io.load(None)
+    catalogue = default_catalogue()
+    table = Table(
+        title="メール判定 / Mail scan (弱 weak ・ 標準 standard ・ 強 strong)", show_lines=True
+    )
+    table.add_column("メール / Message", overflow="fold")
+    table.add_column("確率 / P(phish)", justify="right")
+    for strength in ("weak", "standard", "strong"):
+        table.add_column(strength)
+    table.add_column("主な理由 / Main reasons", overflow="fold")
+    for item in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not item.name.endswith(".eml"):
+            continue
+        data = item.read_bytes()
+        results = [
+            scan_bytes(item.name, data, model, s, catalogue) for s in ("weak", "standard", "strong")
+        ]
+        first = results[0]
+        verdicts = [
+            f"[{VERDICT_STYLE.get(r.verdict or '', 'white')}]{r.verdict}[/]" for r in results
+        ]
+        reasons = "\n".join(r["message_ja"] for r in first.reasons[:3]) or "—"
+        table.add_row(item.name, f"{first.phishing_probability or 0:.3f}", *verdicts, reasons)
+    console.print(table)
