@@ -89,3 +89,34 @@ def test_dmarc_report_writes_one_gzipped_valid_report_per_domain(tmp_path: Path)
     assert (summary["policy_domain"], summary["messages"]) == ("bank.example", 3)
     (written,) = (tmp_path / "out").iterdir()
     validate(gzip.decompress(written.read_bytes()))
+
+
+def test_milter_refuses_a_listen_address_it_cannot_use() -> None:
+    """A malformed --listen is an input error, before anything starts."""
+    from carrierguard.errors import InvalidInput
+
+    result = CliRunner().invoke(app, ["mail", "milter", "--listen", "unix:/tmp/x"])
+    assert isinstance(result.exception, InvalidInput)
+
+
+def test_keygen_refuses_an_unknown_algorithm(tmp_path: Path) -> None:
+    """Only rsa and ed25519 keys are made, and no file is written otherwise."""
+    from carrierguard.errors import InvalidInput
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "mail",
+            "dkim-keygen",
+            "--domain",
+            "a.example",
+            "--selector",
+            "s",
+            "--algorithm",
+            "dsa",
+            "--out",
+            str(tmp_path / "k"),
+        ],
+    )
+    assert isinstance(result.exception, InvalidInput)
+    assert not (tmp_path / "k").exists()

@@ -139,7 +139,11 @@ def milter(
     smtp_host: Annotated[str, typer.Option("--smtp-host")] = "127.0.0.1",
     smtp_port: Annotated[int, typer.Option("--smtp-port")] = 25,
 ) -> None:
-    """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters."""
+    """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters.
+
+    Postfix main.cf: ``smtpd_milters = inet:127.0.0.1:8891``,
+    ``milter_default_action = tempfail``, ``milter_protocol = 6``.
+    """
     import asyncio
 
     from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
