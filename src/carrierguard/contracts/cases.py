@@ -7,6 +7,7 @@ and its legal basis.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ import structlog
 
 from carrierguard.contracts.applications import ApplicationState
 from carrierguard.contracts.lines import LineState
-from carrierguard.contracts.model import Decision
+from carrierguard.contracts.model import Decision, Reason
 from carrierguard.contracts.reasons import ART_121
 from carrierguard.contracts.review import (
     OPEN_STATES,
@@ -98,6 +99,15 @@ class CaseView:
     history: list[CaseEventRecord]
     risk_flags: list[str]
     blockers: list[tuple[str, str]] = field(default_factory=list)
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def identity_candidates(self) -> list[str]:
+        """Holder ids that screening found may be the same person (IDENTITY_AMBIGUOUS)."""
+        rule = next((r for r in self.reasons if r.code == "IDENTITY_AMBIGUOUS"), None)
+        if rule is None:
+            return []
+        return re.findall(r"#(\d+)", rule.message_en)
 
 
 class CaseService:
@@ -136,6 +146,7 @@ class CaseService:
             earlier = [c for c in sql.holder_cases(tx.conn, case.holder_id) if c.case_id != case_id]
             history = sql.case_history(tx.conn, case_id)
             flags = tx.risk_flags(case.holder_id)
+            reasons = tx.application(case.application_id).reasons
         opened = [self.protector.open(u.pii) for u in users]
         return CaseView(
             case=case,
@@ -157,6 +168,7 @@ class CaseService:
             history=history,
             risk_flags=flags,
             blockers=approval_blockers(self._facts(case, sum(u.verified for u in users))),
+            reasons=reasons,
         )
 
     def _open_text(self, blob: bytes | None) -> str | None:

@@ -34,10 +34,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "lines_by_pool": ("保有回線（区分別）", "Lines held, by pool"),
     "earlier_cases": ("過去の案件", "Earlier cases"),
     "identity_candidates": ("本人同一性の候補", "Identity candidates"),
-    "identity_pending": (
-        "同一人物の候補照合は本人同一性機能の連携後に表示されます。",
-        "Candidates appear once identity matching is connected to screening.",
+    "identity_found": (
+        "審査時に同一人物の可能性がある契約者が見つかりました:",
+        "Screening found holders who may be the same person:",
     ),
+    "screening_reasons": ("審査理由", "Screening reasons"),
+    "person_name": ("氏名", "Name"),
     "risk_flags": ("リスク情報", "Risk flags"),
     "none": ("なし", "None"),
     "history": ("履歴", "History"),

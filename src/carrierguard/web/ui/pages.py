@@ -21,6 +21,7 @@ from carrierguard.contracts.cases import CaseService
 from carrierguard.contracts.review import OPEN_STATES, REFUSAL_CODES, CaseState
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.errors import CarrierGuardError, PermissionDenied
+from carrierguard.store.cases import holder_cases
 from carrierguard.web.ui.accounts import Accounts, Session
 from carrierguard.web.ui.i18n import translator
 
@@ -212,6 +213,31 @@ def case_page(request: Request, case_id: int, flash: str = "") -> Response:
         refusal_codes=REFUSAL_CODES,
         can_decide=allowed(session.user.role, Permission.CASES_DECIDE),
         flash=translator(_lang(request))("done") if flash else "",
+    )
+
+
+@router.get("/holders/{holder_id}", response_class=HTMLResponse)
+def holder_page(request: Request, holder_id: int) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_login()
+    if not allowed(session.user.role, Permission.HOLDERS_READ):
+        raise PermissionDenied(f"role {session.user.role.value} may not read holders")
+    service = _service(request)
+    with service.registry.read() as tx:
+        holder = tx.holder(holder_id)
+        flags = tx.risk_flags(holder_id)
+        cases = holder_cases(tx.conn, holder_id)
+    policy = service.policy
+    pools = Counter((policy.pool_of(ln.sim_type).name, ln.state.value) for ln in holder.lines)
+    return render(
+        request,
+        "holder.html",
+        session,
+        holder=holder,
+        pools=sorted(pools.items()),
+        flags=flags,
+        cases=cases,
     )
 
 
