@@ -134,3 +134,17 @@ def test_decide_without_reasons_delivers() -> None:
     """With nothing against it a message is delivered."""
     ctx = decide(Message.parse(b"Subject: x\r\n\r\n"), CheckContext(Envelope()))
     assert ctx.verdict is not None and ctx.verdict.action is Action.DELIVER and ctx.final
+
+
+def test_homograph_from_domain_is_quarantined_even_when_it_authenticates() -> None:
+    """A Cyrillic look-alike of a Latin domain is held, whatever its own DMARC says."""
+    raw = message("ceo@b\u0430nk.example")
+    ctx = run("none", raw=raw)
+    assert ctx.verdict is not None and ctx.verdict.action is Action.QUARANTINE
+    assert [r.code for r in ctx.reasons] == ["FROM_DOMAIN_CONFUSABLE"]
+
+
+def test_japanese_idn_from_domain_is_not_treated_as_a_homograph() -> None:
+    """An ordinary Japanese domain name is delivered normally."""
+    ctx = run("none", raw=message("info@日本語.jp"))
+    assert ctx.verdict is not None and ctx.verdict.action is Action.DELIVER

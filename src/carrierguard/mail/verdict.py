@@ -180,6 +180,27 @@ def dmarc_stage(settings: MailSettings) -> Stage:
     return weigh_dmarc
 
 
+def lookalike_stage(settings: MailSettings) -> Stage:
+    """Quarantine mail whose From domain is built to look like another (IDN homograph).
+
+    DMARC cannot help here: the attacker owns the look-alike domain and passes.
+    """
+
+    def weigh_lookalike(message: Message, context: CheckContext) -> CheckContext:
+        author = context.auth.author if context.auth else None
+        if not isinstance(author, AuthorDomain) or not author.confusable:
+            return context
+        reason = Reason(
+            "FROM_DOMAIN_CONFUSABLE",
+            f"差出人ドメイン {author.unicode_domain} は他のドメインに見せかけた文字を含みます。",
+            f"The From domain {author.unicode_domain} imitates another domain (homograph).",
+            Action.QUARANTINE if settings.enforce else Action.DELIVER,
+        )
+        return context.with_reason(reason)
+
+    return weigh_lookalike
+
+
 def decide(message: Message, context: CheckContext) -> CheckContext:
     """The final stage: the strictest action any reason asks for, and the headers saying so."""
     action = max((r.action for r in context.reasons), key=_SEVERITY.__getitem__, default=None)
@@ -220,5 +241,6 @@ def standard_stages(resolver: Resolver, settings: MailSettings) -> list[Stage]:
         authentication_stage(resolver, settings),
         local_policy_stage(settings),
         dmarc_stage(settings),
+        lookalike_stage(settings),
         decide,
     ]

@@ -88,24 +88,39 @@ def _domain_of(address: str) -> AuthorDomain | AuthorProblem:
     return AuthorDomain(domain, address, unicode_domain, confusable)
 
 
-def is_confusable(domain: str) -> bool:
-    """True when a label mixes scripts or uses look-alikes of Latin letters.
+# Cyrillic and Greek letters that render like Latin ones (after UTS 39 confusables).
+LATIN_LOOKALIKES = frozenset("аеорсухіјѕԁԛԝһӏвкмнтԍаеіоΑΒΕΗΙΚΜΝΟΡΤΥΧΖαοινρτυϲ")
+_JAPANESE = frozenset({"CJK", "HIRAGANA", "KATAKANA"})
 
-    Approximates UTS 39 mixed-script detection with Unicode character names, which
-    is enough for the classic cases (Cyrillic "а" in "pаypal", Greek "ο").
+
+def _script(char: str) -> str:
+    if char.isascii():
+        return "LATIN" if char.isalpha() else "COMMON"
+    name = unicodedata.name(char, "UNKNOWN")
+    if name.startswith(("HALFWIDTH", "FULLWIDTH")):
+        return "WIDTH"
+    return name.split(" ")[0]
+
+
+def is_confusable(domain: str) -> bool:
+    """True for a label built to pass for a Latin one (UTS 39, approximated).
+
+    Flags Latin mixed with another script ("pаypal" with a Cyrillic а) and whole
+    labels written only with Latin look-alikes ("аре" in Cyrillic). Ordinary
+    Cyrillic, Greek or Japanese names, and Japanese mixed with Latin, pass.
     """
     for label in domain.split("."):
-        scripts = set()
-        for char in label:
-            if char.isascii():
-                if char.isalpha():
-                    scripts.add("LATIN")
-                continue
-            name = unicodedata.name(char, "")
-            scripts.add(name.split(" ")[0] if name else "UNKNOWN")
-            if name.startswith(("CYRILLIC", "GREEK", "FULLWIDTH")):
-                return True
-        if len(scripts - {"CJK", "HIRAGANA", "KATAKANA"}) > 1:
+        scripts = {_script(c) for c in label} - {"COMMON"}
+        if "WIDTH" in scripts:
+            return True
+        if "LATIN" in scripts and scripts - {"LATIN"} - _JAPANESE:
+            return True
+        letters = [c for c in label if not c.isascii()]
+        if (
+            letters
+            and scripts <= {"CYRILLIC", "GREEK"}
+            and all(c in LATIN_LOOKALIKES for c in letters)
+        ):
             return True
     return False
 
