@@ -14,12 +14,14 @@ time excludes our normalisation, which it could not do without.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 from carrierguard.identity import NormalizedPerson, Person
@@ -138,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--workers", type=int, default=1, help="processes that normalise")
+    parser.add_argument("--only-write", action="store_true", help="write the registry, stop")
+    parser.add_argument(
+        "--write-registry", type=Path, help="also write the holders as `identity dedupe` JSONL"
+    )
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -146,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(records)} holders, {len(set(truth.values()))} people, "
         f"generated in {time.perf_counter() - start:.0f} s"
     )
+
+    if args.write_registry:
+        with args.write_registry.open("w", encoding="utf-8") as out:
+            for holder, p in records:
+                row = {"holder_id": holder, **{k: v for k, v in asdict(p).items() if v is not None}}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if args.only_write:
+            return 0
 
     start, cpu = time.perf_counter(), time.process_time()
     report = dedupe(iter(records), workers=args.workers)
