@@ -100,12 +100,37 @@ def test_trusted_arc_sealer_overrides_a_dmarc_failure() -> None:
 
     ctx = run("reject", MailSettings(authserv_id="mx.test", enforce=False))
     assert ctx.auth is not None
-    sealed = replace(ctx, auth=replace(ctx.auth, arc=ArcResult("pass", 1, ("lists.example",))))
+    aar = "i=1; lists.example; spf=pass smtp.mailfrom=bank.example; dmarc=pass header.from=bank.example"
+    arc = ArcResult("pass", 1, ("lists.example",), "", aar)
+    sealed = replace(ctx, auth=replace(ctx.auth, arc=arc))
     trusting = MailSettings(authserv_id="mx.test", trusted_arc_sealers=frozenset({"lists.example"}))
     after = local_policy_stage(trusting)(Message.parse(message("ceo@bank.example")), sealed)
     assert after.auth is not None and after.auth.dmarc.override == "trusted_forwarder"
     untrusted = local_policy_stage(MailSettings(authserv_id="mx.test"))
     assert untrusted(Message.parse(b""), sealed).auth == sealed.auth
+
+
+@pytest.mark.parametrize(
+    "aar",
+    [
+        "i=1; lists.example; dmarc=fail header.from=bank.example",
+        "i=1; lists.example; dmarc=pass header.from=other.example",
+        "i=1; lists.example; dmarc=pass header.from=bank.example(",
+        "i=1; lists.example; dkim=pass (dmarc=pass header.from=bank.example)",
+    ],
+)
+def test_trusted_sealer_must_have_seen_dmarc_pass_for_this_from(aar: str) -> None:
+    """A trusted forwarder only excuses mail it recorded as passing DMARC for the same From."""
+    from carrierguard.mail.auth.dkim import ArcResult
+    from carrierguard.mail.verdict import local_policy_stage
+
+    ctx = run("reject", MailSettings(authserv_id="mx.test", enforce=False))
+    assert ctx.auth is not None
+    arc = ArcResult("pass", 1, ("lists.example",), "", aar)
+    sealed = replace(ctx, auth=replace(ctx.auth, arc=arc))
+    trusting = MailSettings(authserv_id="mx.test", trusted_arc_sealers=frozenset({"lists.example"}))
+    after = local_policy_stage(trusting)(Message.parse(message("ceo@bank.example")), sealed)
+    assert after.auth is not None and after.auth.dmarc.override == ""
 
 
 def test_a_later_stage_can_add_a_reason_before_decide() -> None:

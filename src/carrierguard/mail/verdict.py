@@ -19,7 +19,7 @@ from enum import Enum
 from carrierguard.mail.auth.author import AuthorDomain
 from carrierguard.mail.auth.check import AuthReport, Envelope, authenticate
 from carrierguard.mail.auth.dmarc import override
-from carrierguard.mail.auth.results import authentication_results
+from carrierguard.mail.auth.results import authentication_results, read_results
 from carrierguard.mail.dns import Resolver
 from carrierguard.mail.message import Message
 from carrierguard.mail.settings import MailSettings
@@ -125,7 +125,7 @@ def local_policy_stage(settings: MailSettings) -> Stage:
             context.envelope.ip
         ):
             dmarc = override(dmarc, "none", "local_policy", "ALLOW_LISTED")
-        elif report.arc.result == "pass" and report.arc.last_sealer in settings.trusted_arc_sealers:
+        elif _trusted_forwarder_vouches(report, report.author.domain, settings):
             # RFC 8617 section 7.2: a receiver may trust the authentication results a
             # known forwarder (a mailing list, say) recorded before it changed the message.
             dmarc = override(dmarc, "none", "trusted_forwarder", "TRUSTED_ARC_SEALER")
@@ -134,6 +134,18 @@ def local_policy_stage(settings: MailSettings) -> Stage:
         return replace(context, auth=replace(report, dmarc=dmarc))
 
     return apply_local_policy
+
+
+def _trusted_forwarder_vouches(report: AuthReport, domain: str, settings: MailSettings) -> bool:
+    """A valid chain, last sealed by a trusted forwarder that saw DMARC pass for this From."""
+    arc = report.arc
+    if arc.result != "pass" or arc.last_sealer not in settings.trusted_arc_sealers:
+        return False
+    _, clauses = read_results(arc.last_aar)
+    return any(
+        c.method == "dmarc" and c.result == "pass" and c.get("header.from") == domain
+        for c in clauses
+    )
 
 
 def dmarc_reason(report: AuthReport) -> Reason | None:

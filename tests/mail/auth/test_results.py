@@ -44,3 +44,20 @@ def test_authserv_id_is_read_from_the_first_token() -> None:
     """The authserv-id is what lets us drop forged fields that carry our name."""
     assert authserv_id_of(" MX.Carrier.example (comment); spf=pass") == "mx.carrier.example"
     assert authserv_id_of("mx.carrier.example 1; none") == "mx.carrier.example"
+
+
+def test_foreign_results_are_read_strictly() -> None:
+    """Comments are dropped before reading, and a malformed value yields no clauses."""
+    from carrierguard.mail.auth.results import read_results
+
+    authserv, clauses = read_results(
+        "i=2; lists.example; dkim=pass (good (nested) sig) header.d=bank.example;"
+        ' dmarc=pass header.from="bank.example"'
+    )
+    assert authserv == "lists.example"
+    assert [(c.method, c.result, c.properties) for c in clauses] == [
+        ("dkim", "pass", (("header.d", "bank.example"),)),
+        ("dmarc", "pass", (("header.from", "bank.example"),)),
+    ]
+    assert read_results("mx; dkim=pass header.d=bank.example(.evil.example") == ("", [])
+    assert authserv_id_of("mx.carrier.example; dkim=pass header.d=x(.evil") == "mx.carrier.example"

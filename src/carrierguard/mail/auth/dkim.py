@@ -47,6 +47,7 @@ class ArcResult:
     instances: int = 0
     sealers: tuple[str, ...] = ()  # d= of ARC-Seal i=1..N
     reason: str = ""
+    last_aar: str = ""  # the ARC-Authentication-Results value of instance N
 
     @property
     def last_sealer(self) -> str:
@@ -123,6 +124,12 @@ def verify_arc(message: Message, resolver: Resolver) -> ArcResult:
         except ValueError:
             continue
     ordered = tuple(sealers[i] for i in sorted(sealers))
+    aars: dict[int, str] = {}
+    for value in message.get_all("ARC-Authentication-Results"):
+        instance = re.match(r"\s*i\s*=\s*(\d+)\s*;", value)
+        if instance:
+            aars.setdefault(int(instance.group(1)), value)
+    last_aar = aars.get(max(sealers), "") if sealers else ""
     try:
         cv, _results, reason = dkim.arc_verify(
             message.raw, logger=_QUIET, dnsfunc=txt_lookup(resolver), minkey=MIN_RSA_BITS
@@ -132,4 +139,4 @@ def verify_arc(message: Message, resolver: Resolver) -> ArcResult:
     except dkim.DKIMException as exc:
         return ArcResult("fail", len(ordered), ordered, str(exc))
     word = cv.decode("ascii") if isinstance(cv, bytes) else "fail"
-    return ArcResult(word, len(ordered), ordered, str(reason))
+    return ArcResult(word, len(ordered), ordered, str(reason), last_aar)

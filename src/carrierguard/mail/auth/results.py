@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from carrierguard.mail.auth.dkim import ArcResult, DkimSignatureResult
 from carrierguard.mail.auth.dmarc import DmarcResult
@@ -94,7 +95,105 @@ def authentication_results(
     return (";" + fold).join([authserv_id, *clauses])
 
 
+@dataclass(frozen=True, slots=True)
+class ResultInfo:
+    """One ``method=result`` clause read from someone else's A-R or AAR field."""
+
+    method: str
+    result: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def get(self, name: str) -> str:
+        return next((v for k, v in self.properties if k == name), "")
+
+
+def _strip_comments(value: str) -> str:
+    """Remove (nested) comments outside quoted strings; raise ValueError if unbalanced."""
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and (quoted or depth):
+            i += 2
+            continue
+        if quoted:
+            out.append(c)
+            quoted = c != '"'
+        elif c == '"' and not depth:
+            out.append(c)
+            quoted = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            if not depth:
+                raise ValueError("')' without '('")
+            depth -= 1
+            out.append(" ")
+        elif not depth:
+            out.append(c)
+        i += 1
+    if depth or quoted:
+        raise ValueError("unclosed comment or quoted string")
+    return "".join(out)
+
+
+def _split_outside_quotes(value: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for c in value:
+        if c == '"':
+            quoted = not quoted
+        if c == sep and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+    parts.append("".join(current))
+    return parts
+
+
+def read_results(value: str) -> tuple[str, list[ResultInfo]]:
+    """The authserv-id and result clauses of an RFC 8601 value (ARC's ``i=`` prefix allowed).
+
+    Strict on purpose (CVE-2020-12272): comments are removed before anything is
+    read, so ``header.d=bank.example(.evil.example`` cannot smuggle a domain in;
+    a value that does not parse gives no clauses at all.
+    """
+    try:
+        parts = [p.strip() for p in _split_outside_quotes(_strip_comments(value), ";")]
+    except ValueError:
+        return "", []
+    if parts and re.fullmatch(r"i\s*=\s*\d+", parts[0]):
+        parts = parts[1:]
+    if not parts or not parts[0]:
+        return "", []
+    authserv = parts[0].split()[0].lower()
+    clauses = []
+    for part in parts[1:]:
+        words = part.split()
+        if not words or "=" not in words[0]:
+            continue
+        method, _, result = words[0].partition("=")
+        props = []
+        for word in words[1:]:
+            name, eq, prop = word.partition("=")
+            if eq and "." in name:
+                props.append((name.lower(), prop.strip('"').lower()))
+        clauses.append(ResultInfo(method.lower(), result.lower(), tuple(props)))
+    return authserv, clauses
+
+
 def authserv_id_of(value: str) -> str:
-    """The authserv-id of an Authentication-Results value (its first token), lower-cased."""
-    head = re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).strip()
+    """The authserv-id of an Authentication-Results value (its first token), lower-cased.
+
+    Falls back to a lenient read so that even a malformed field claiming our name
+    is recognised (and deleted by the milter).
+    """
+    strict = read_results(value)[0]
+    if strict:
+        return strict
+    head = re.sub(r"\([^)]*\)?", " ", value.split(";", 1)[0]).strip()
     return head.split()[0].lower() if head else ""
