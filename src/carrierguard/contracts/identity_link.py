@@ -88,7 +88,7 @@ class IdentityVerdict:
             rule="identity.match",
             detail=",".join(str(h) for h, _ in self.uncertain),
             values={
-                "candidates": ", ".join(str(h) for h, _ in self.uncertain),
+                "candidates": " ".join(f"#{h}" for h, _ in self.uncertain),
                 "score": f"{best[1]:.2f}",
             },
         )
