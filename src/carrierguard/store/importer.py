@@ -3,27 +3,39 @@
 Rows are validated before they reach the database; a rejected row is reported with
 its line number. Each chunk is one transaction that inserts a row's holder (if new)
 and its line together, so a row is never half-imported.
+
+Parsing, blind indexes and sealing are Python work; inserting is database work. The
+two overlap: a writer thread commits chunk N while the reader prepares chunk N+1
+(the database driver releases the GIL while it waits). A failed chunk stops the
+import; the chunks before it stay committed and the report says where it stopped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import queue
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Engine, text
+import psycopg
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from carrierguard.contracts.book import BOOK_HEADER, BookRow, RejectedRow, parse_book_row
+from carrierguard.contracts.model import HolderIdentity
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
 
 CHUNK_ROWS = 20_000
+#: Prepared chunks waiting for the writer; bounds memory whatever the file size.
+QUEUED_CHUNKS = 2
 
 
 @dataclass(slots=True)
@@ -31,6 +43,15 @@ class ImportReport:
     imported: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
     holders_seen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    """One chunk ready for the database: holders numbered 0..n-1, lines pointing at them."""
+
+    holders: list[tuple[int, str, str, bytes]]  # (number, identity key, kind, sealed pii)
+    lines: list[tuple[int, str, str, date | None]]  # (holder number, sim, state, activated)
+    last_line_no: int
 
 
 def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
@@ -66,6 +87,47 @@ def _chunks(rows: Iterable[BookRow | RejectedRow], report: ImportReport) -> Iter
         yield chunk
 
 
+class _Writer:
+    """The thread that commits prepared chunks in order; the first failure stops it."""
+
+    def __init__(self, write: Callable[[PreparedChunk], None], report: ImportReport) -> None:
+        self._write = write
+        self._report = report
+        self._queue: queue.Queue[PreparedChunk | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="book-import-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: nothing after a failed chunk is written
+            try:
+                self._write(chunk)
+            except (SQLAlchemyError, psycopg.Error, sqlite3.Error) as exc:
+                self.error = StoreUnavailable(
+                    f"import failed at a chunk ending on line {chunk.last_line_no}: "
+                    f"{exc.__class__.__name__}; earlier chunks are committed"
+                )
+                self.error.__cause__ = exc
+                continue
+            except Exception as exc:  # re-raised in the reading thread by put() or close()
+                self.error = exc
+                continue
+            self._report.imported += len(chunk.lines)
+
+    def put(self, chunk: PreparedChunk) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 class BookImporter:
     """Loads validated rows into the registry of ``engine``."""
 
@@ -78,113 +140,90 @@ class BookImporter:
     ) -> ImportReport:
         """Import ``path``; ``progress`` receives the bytes read so far."""
         report = ImportReport()
-        with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
-            for chunk in _chunks(read_book(fh), report):
-                self._write(chunk, report)
-                if progress is not None:
-                    progress(raw.tell())
+        write = self._copy_postgres if self.engine.dialect.name == "postgresql" else self._sqlite
+        writer = _Writer(write, report)
+        try:
+            with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+                for chunk in _chunks(read_book(fh), report):
+                    writer.put(self._prepare(chunk, report))
+                    if progress is not None:
+                        progress(raw.tell())
+        finally:
+            writer.close()
         return report
 
-    def _prepare(
-        self, chunk: list[BookRow], report: ImportReport
-    ) -> tuple[list[tuple[str, str, bytes]], list[tuple[str, str, str, date | None]]]:
-        holders: dict[str, tuple[str, str, bytes]] = {}
-        lines = []
+    def _prepare(self, chunk: list[BookRow], report: ImportReport) -> PreparedChunk:
+        # A holder's rows usually sit together: index and seal each holder once per chunk.
+        numbers: dict[HolderIdentity, int] = {}
+        holders: list[tuple[int, str, str, bytes]] = []
+        lines: list[tuple[int, str, str, date | None]] = []
+        by_key: dict[str, int] = {}
         for row in chunk:
-            key = self.protector.blind_index(identity_string(row.holder))
-            if key not in holders:
-                holders[key] = (
-                    key,
-                    row.holder.kind.value,
-                    self.protector.seal(sealed_fields(row.holder)),
-                )
-            lines.append((key, row.sim_type.value, row.state.value, row.activated_on))
+            number = numbers.get(row.holder)
+            if number is None:
+                key = self.protector.blind_index(identity_string(row.holder))
+                number = by_key.get(key)
+                if number is None:  # the same person written differently (spaces, widths)
+                    number = by_key[key] = len(holders)
+                    sealed = self.protector.seal(sealed_fields(row.holder))
+                    holders.append((number, key, row.holder.kind.value, sealed))
+                numbers[row.holder] = number
+            lines.append((number, row.sim_type.value, row.state.value, row.activated_on))
         report.holders_seen += len(holders)
-        return list(holders.values()), lines
+        return PreparedChunk(holders, lines, chunk[-1].line_no)
 
-    def _write(self, chunk: list[BookRow], report: ImportReport) -> None:
-        holders, lines = self._prepare(chunk, report)
-        now = datetime.now(UTC)
-        try:
-            if self.engine.dialect.name == "postgresql":
-                self._copy_postgres(holders, lines, now)
-            else:
-                self._insert_sqlite(holders, lines, now)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(
-                f"import failed at a chunk ending on line {chunk[-1].line_no}: "
-                f"{exc.__class__.__name__}; earlier chunks are committed"
-            ) from exc
-        report.imported += len(chunk)
-
-    def _insert_sqlite(
-        self,
-        holders: list[tuple[str, str, bytes]],
-        lines: list[tuple[str, str, str, date | None]],
-        now: datetime,
-    ) -> None:
-        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    def _sqlite(self, chunk: PreparedChunk) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        keys = [key for _, key, _, _ in chunk.holders]
         with self.engine.begin() as conn:
             dbapi = conn.connection.driver_connection
             assert dbapi is not None
             dbapi.executemany(
                 "INSERT OR IGNORE INTO holders (identity_key, kind, pii, risk_flags, created_at)"
                 " VALUES (?, ?, ?, '[]', ?)",
-                [(k, kind, pii, stamp) for k, kind, pii in holders],
+                [(key, kind, pii, stamp) for _, key, kind, pii in chunk.holders],
             )
+            ids = [
+                dbapi.execute("SELECT id FROM holders WHERE identity_key = ?", (key,)).fetchone()[0]
+                for key in keys
+            ]
             dbapi.executemany(
                 "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
-                " VALUES ((SELECT id FROM holders WHERE identity_key = ?), ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (k, sim, state, act.isoformat() if act else None, stamp, stamp)
-                    for k, sim, state, act in lines
+                    (ids[n], sim, state, act.isoformat() if act else None, stamp, stamp)
+                    for n, sim, state, act in chunk.lines
                 ],
             )
 
-    def _copy_postgres(
-        self,
-        holders: list[tuple[str, str, bytes]],
-        lines: list[tuple[str, str, str, date | None]],
-        now: datetime,
-    ) -> None:
+    def _copy_postgres(self, chunk: PreparedChunk) -> None:
+        now = datetime.now(UTC)
+        keys = [key for _, key, _, _ in chunk.holders]
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "CREATE TEMP TABLE IF NOT EXISTS import_holders"
-                    " (identity_key text, kind text, pii bytea) ON COMMIT DELETE ROWS"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TEMP TABLE IF NOT EXISTS import_lines"
-                    " (identity_key text, sim_type text, state text, opened_on date)"
-                    " ON COMMIT DELETE ROWS"
-                )
-            )
             raw = conn.connection.driver_connection
             assert raw is not None
             with raw.cursor() as cur:
-                with cur.copy("COPY import_holders (identity_key, kind, pii) FROM STDIN") as cp:
-                    for row in holders:
-                        cp.write_row(row)
-                with cur.copy(
-                    "COPY import_lines (identity_key, sim_type, state, opened_on) FROM STDIN"
-                ) as cp:
-                    for line in lines:
-                        cp.write_row(line)
-            conn.execute(
-                text(
+                cur.execute(
                     "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
-                    " SELECT identity_key, kind, pii, '[]', :now FROM import_holders"
-                    " ON CONFLICT (identity_key) DO NOTHING"
-                ),
-                {"now": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at,"
-                    " updated_at) SELECT h.id, s.sim_type, s.state, s.opened_on, :now, :now"
-                    " FROM import_lines s JOIN holders h ON h.identity_key = s.identity_key"
-                ),
-                {"now": now},
-            )
+                    " SELECT k, kind, pii, '[]', %s"
+                    " FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS t(k, kind, pii)"
+                    " ON CONFLICT (identity_key) DO NOTHING",
+                    (
+                        now,
+                        keys,
+                        [kind for _, _, kind, _ in chunk.holders],
+                        [pii for _, _, _, pii in chunk.holders],
+                    ),
+                )
+                cur.execute(
+                    "SELECT identity_key, id FROM holders WHERE identity_key = ANY(%s)", (keys,)
+                )
+                found: dict[str, int] = dict(cur.fetchall())
+                ids = [found[key] for key in keys]
+                with cur.copy(
+                    "COPY lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
+                    " FROM STDIN (FORMAT BINARY)"
+                ) as cp:
+                    cp.set_types(["int8", "text", "text", "date", "timestamptz", "timestamptz"])
+                    for n, sim, state, act in chunk.lines:
+                        cp.write_row((ids[n], sim, state, act, now, now))
