@@ -12,10 +12,12 @@ time, which is what the ``+9 hours`` month expression assumes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, exists, func, select, text
@@ -40,7 +42,6 @@ Progress = Callable[[int, int], None]  # (done, total) in keys of the walked tab
 @dataclass(frozen=True, slots=True)
 class _Dialect:
     month: str
-    pools: str
     primary_code: str
     escalate_flag: str
     decide_seconds: str
@@ -48,8 +49,6 @@ class _Dialect:
 
 _SQLITE = _Dialect(
     month="strftime('%Y-%m', a.created_at, '+9 hours')",
-    pools="(SELECT group_concat(json_extract(u.value, '$.pool'), ',') FROM json_each(a.usage) u"
-    " WHERE json_extract(u.value, '$.requested') > 0)",
     primary_code="json_extract(a.reasons, '$[0].code')",
     escalate_flag="a.escalate_to_hq = 1",
     decide_seconds="CAST(round((julianday(c.decided_at) - julianday(c.created_at)) * 86400)"
@@ -57,8 +56,6 @@ _SQLITE = _Dialect(
 )
 _POSTGRES = _Dialect(
     month="to_char(a.created_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM')",
-    pools="(SELECT string_agg(u ->> 'pool', ',') FROM jsonb_array_elements(a.usage::jsonb) u"
-    " WHERE (u ->> 'requested')::int > 0)",
     primary_code="(a.reasons::jsonb -> 0 ->> 'code')",
     escalate_flag="a.escalate_to_hq",
     decide_seconds="round(EXTRACT(EPOCH FROM (c.decided_at - c.created_at)))::bigint",
@@ -67,10 +64,10 @@ _POSTGRES = _Dialect(
 
 def _application_sql(d: _Dialect) -> str:
     return f"""
-SELECT month, channel, pools, outcome, state, primary_code, escalated,
+SELECT month, channel, usage, outcome, state, primary_code, escalated,
        case_state, purpose, decision_code, decide_seconds, count(*) AS n
 FROM (
-  SELECT {d.month} AS month, a.channel AS channel, {d.pools} AS pools,
+  SELECT {d.month} AS month, a.channel AS channel, a.usage AS usage,
          a.outcome AS outcome, a.state AS state, {d.primary_code} AS primary_code,
          CASE WHEN {d.escalate_flag} OR EXISTS (
               SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.to_state = 'escalated')
@@ -80,9 +77,19 @@ FROM (
   FROM applications a LEFT JOIN cases c ON c.application_id = a.id
   WHERE a.id > :lo AND a.id <= :hi AND a.created_at >= :start AND a.created_at < :end
 ) t
-GROUP BY month, channel, pools, outcome, state, primary_code, escalated,
+GROUP BY month, channel, usage, outcome, state, primary_code, escalated,
          case_state, purpose, decision_code, decide_seconds
 """
+
+
+@lru_cache(maxsize=65_536)
+def pools_asked(usage: str) -> tuple[str, ...]:
+    """The pools an application asked lines of, from its recorded ``usage`` JSON.
+
+    Grouping on the raw text and parsing each distinct text once here is about twice
+    as fast on PostgreSQL as unnesting the JSON for every row (few texts repeat a lot).
+    """
+    return tuple(u["pool"] for u in json.loads(usage) if u.get("requested", 0) > 0)
 
 
 class ReportReader:
@@ -132,7 +139,7 @@ class ReportReader:
                 yield ApplicationTally(
                     month=row.month,
                     channel=row.channel,
-                    pools=tuple(p for p in (row.pools or "").split(",") if p),
+                    pools=pools_asked(row.usage),
                     outcome=row.outcome,
                     state=row.state,
                     primary_code=row.primary_code,
