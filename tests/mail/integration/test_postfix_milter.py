@@ -96,12 +96,15 @@ def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
 
 def test_aligned_pass_is_delivered_with_authentication_results(stack: Stack, sign: Signer) -> None:
     """A DKIM-signed, SPF-passing message from good.example reaches the mailbox, stamped."""
-    raw = sign(message("News <news@good.example>", "Aligned.\r\n"), "good.example")
+    forged = "Authentication-Results: mx.carrierguard.test; dmarc=pass header.from=x.example"
+    body = message("News <news@good.example>", "Aligned.\r\n", forged)
+    raw = sign(body, "good.example")
     stack.send(raw, "bounce@good.example")
     (delivered,) = stack.wait_delivered(1)
     assert b"Authentication-Results: mx.carrierguard.test;" in delivered
     assert b"dkim=pass" in delivered and b"dmarc=pass" in delivered
     assert b"X-CarrierGuard-Verdict: deliver" in delivered
+    assert b"header.from=x.example" not in delivered  # the forged field was deleted
 
 
 def test_reject_policy_spoof_gets_5xx_at_smtp(stack: Stack) -> None:

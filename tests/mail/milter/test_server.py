@@ -105,15 +105,17 @@ def test_internal_error_answers_tempfail(tmp_path: Path) -> None:
 
 
 def test_forged_authentication_results_with_our_name_are_deleted(tmp_path: Path) -> None:
-    """An incoming A-R field carrying our authserv-id is removed (RFC 8601 section 5)."""
+    """Incoming A-R with our authserv-id (RFC 8601 section 5) and X-CarrierGuard-* go."""
     raw = message(
         "info@bank.example",
         "hi\r\n",
         "Authentication-Results: other.example; dmarc=pass",
         "Authentication-Results: mx.test; dmarc=pass header.from=bank.example",
+        "X-CarrierGuard-Verdict: deliver",
     )
     replies, _ = run(raw, "info@bank.example", "192.0.2.5", tmp_path)
     assert (b"m", b"\0\0\0\x02Authentication-Results\0\0") in replies
+    assert (b"m", b"\0\0\0\x01X-CarrierGuard-Verdict\0\0") in replies
 
 
 def test_listen_address_accepts_postfix_notation() -> None:

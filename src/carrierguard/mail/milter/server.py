@@ -173,8 +173,8 @@ class MilterServer:
             dmarc=context.auth.dmarc.result if context.auth else None,
         )
         edits: list[Reply] = [
-            ChangeHeader(index, "Authentication-Results", "")
-            for index in reversed(session.forged_results(self.settings.authserv_id))
+            ChangeHeader(index, name, "")
+            for name, index in session.forged_fields(self.settings.authserv_id)
         ]
         # With SMFIP_HDR_LEADSPC the MTA writes "Name:" + value verbatim.
         lead = " " if session.leading_space else ""

@@ -88,13 +88,19 @@ class MilterSession:
             lines.append(_BARE_LF.sub(b"\r\n", encoded) + b"\r\n")
         return b"".join(lines) + b"\r\n" + bytes(self.body)
 
-    def forged_results(self, authserv_id: str) -> list[int]:
-        """1-based indexes (among A-R fields) of fields that claim our authserv-id."""
-        indexes = []
-        position = 0
+    def forged_fields(self, authserv_id: str) -> list[tuple[str, int]]:
+        """Fields that pretend to come from us, as (name, 1-based index among that name).
+
+        Authentication-Results claiming our authserv-id (RFC 8601 section 5) and any
+        incoming ``X-CarrierGuard-*`` field: only this milter may write those. Listed
+        last-first so that deleting one never shifts the index of the next.
+        """
+        positions: dict[str, int] = {}
+        found: list[tuple[str, int]] = []
         for name, value in self.headers:
-            if name.lower() == "authentication-results":
-                position += 1
-                if authserv_id_of(value) == authserv_id.lower():
-                    indexes.append(position)
-        return indexes
+            key = name.lower()
+            positions[key] = positions.get(key, 0) + 1
+            ours = key == "authentication-results" and authserv_id_of(value) == authserv_id.lower()
+            if ours or key.startswith("x-carrierguard-"):
+                found.append((name, positions[key]))
+        return found[::-1]
