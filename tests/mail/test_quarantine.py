@@ -54,3 +54,18 @@ def test_unknown_or_malicious_id_is_not_found(tmp_path: Path) -> None:
     for bad in ("nope", "../etc/passwd"):
         with pytest.raises(NotFound):
             store.get(bad)
+
+
+def test_cli_lists_held_messages_as_json_lines(tmp_path: Path) -> None:
+    """``carrierguard mail quarantine`` prints one JSON object per held message."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from carrierguard.cli.main import app
+
+    entry_id = put(QuarantineStore(tmp_path))
+    result = CliRunner().invoke(app, ["mail", "quarantine", "--quarantine-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (line,) = result.output.splitlines()
+    assert json.loads(line)["id"] == entry_id

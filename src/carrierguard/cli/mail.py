@@ -337,6 +337,26 @@ def dmarc_report(
         typer.echo(json.dumps({"sent": sent}))
 
 
+@app.command("quarantine")
+def quarantine_list(
+    quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    state: Annotated[str, typer.Option(help="held | released | deleted | all")] = "held",
+) -> None:
+    """隔離メールの一覧 (JSON 行) / list quarantined messages as JSON lines."""
+    from dataclasses import asdict
+
+    from carrierguard.mail.quarantine import STATES, QuarantineStore
+
+    if state != "all" and state not in STATES:
+        raise InvalidInput(
+            f"state must be one of {', '.join(STATES)} or all",
+            message_ja=f"state は {', '.join(STATES)} または all です。",
+        )
+    store = QuarantineStore(quarantine_dir)
+    for entry in store.list(None if state == "all" else state):
+        typer.echo(json.dumps(asdict(entry), ensure_ascii=False))
+
+
 # --- phishing scan ------------------------------------------------------------------------------
 # ``scan``, ``train`` and ``eval`` (see DESIGN.md `carrierguard mail scan`).
 register_content_commands(app)
