@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import logging
 import statistics
 import struct
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +25,10 @@ from tempfile import TemporaryDirectory
 
 import dkim
 import structlog
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+# The scripted MTA side of the milter protocol is shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.mail.milter.mta import message_packets, packet, z
 
 from carrierguard.mail.auth.check import Envelope, authenticate
 from carrierguard.mail.dns import CachingResolver, StaticRecord, StaticResolver, Txt
@@ -34,6 +36,7 @@ from carrierguard.mail.message import Message
 from carrierguard.mail.milter.server import MilterServer
 from carrierguard.mail.quarantine import QuarantineStore
 from carrierguard.mail.settings import MailSettings
+from carrierguard.mail.signing import KeyAlgorithm, generate_key
 from carrierguard.mail.verdict import Stage, decide, standard_stages
 
 DOMAIN = "bench.example"
@@ -42,16 +45,8 @@ UNIQUE = 200
 
 
 def setup() -> tuple[list[bytes], CachingResolver, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    key = generate_key(KeyAlgorithm.RSA)
+    record = key.dns_record.encode()
     static = StaticResolver.of(
         [
             StaticRecord(f"sel._domainkey.{DOMAIN}", "TXT", Txt((record[:250], record[250:]))),
@@ -67,7 +62,7 @@ def setup() -> tuple[list[bytes], CachingResolver, bytes]:
             f"Subject: Bench {i}\r\nMessage-ID: <{i}@{DOMAIN}>\r\n\r\n{body}"
         ).encode()
         sig = dkim.sign(
-            raw, b"sel", DOMAIN.encode(), private, include_headers=[b"from", b"to", b"subject"]
+            raw, b"sel", DOMAIN.encode(), key.private, include_headers=[b"from", b"to", b"subject"]
         )
         messages.append(bytes(sig) + raw)
     resolver = CachingResolver(static)
@@ -99,27 +94,6 @@ def bench_check(messages: list[bytes], resolver: CachingResolver, record: bytes,
     print(f"  DNS cache hits/misses     : {resolver.hits}/{resolver.misses}")
 
 
-def packet(command: bytes, payload: bytes = b"") -> bytes:
-    return struct.pack("!I", len(payload) + 1) + command + payload
-
-
-def z(*parts: str) -> bytes:
-    return b"".join(p.encode() + b"\0" for p in parts)
-
-
-def message_packets(raw: bytes) -> list[bytes]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    out = [
-        packet(b"M", z(f"<bounce@{DOMAIN}>")),
-        packet(b"R", z("<user@example.net>")),
-    ]
-    for line in head.replace(b"\r\n ", b"\n ").replace(b"\r\n\t", b"\n\t").split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        out.append(packet(b"L", name + b"\0" + value + b"\0"))
-    out += [packet(b"N"), packet(b"B", body)]
-    return out
-
-
 async def read_reply(reader: asyncio.StreamReader) -> bytes:
     (length,) = struct.unpack("!I", await reader.readexactly(4))
     return await reader.readexactly(length)
@@ -135,16 +109,19 @@ async def eom_latencies(stages: Sequence[Stage], messages: list[bytes], n: int) 
         writer.write(packet(b"O", struct.pack("!III", 6, 0x1FF, 0x1FFFFF)))
         await read_reply(reader)
         connect = z("client") + b"4" + struct.pack("!H", 25) + z(IP)
-        for data in (packet(b"C", connect), packet(b"H", z(f"mx.{DOMAIN}"))):
-            writer.write(data)
-            await read_reply(reader)
+        writer.write(packet(b"C", connect))
+        await read_reply(reader)
         latencies = []
         for i in range(n):
-            for data in message_packets(messages[i % UNIQUE]):
+            *envelope_and_content, end = message_packets(
+                messages[i % UNIQUE], mail_from=f"bounce@{DOMAIN}"
+            )
+            for data in envelope_and_content:
                 writer.write(data)
-                await read_reply(reader)
+                if data[4:5] != b"D":
+                    await read_reply(reader)
             start = time.perf_counter()
-            writer.write(packet(b"E"))
+            writer.write(end)
             while (await read_reply(reader))[:1] not in (b"c", b"a", b"y", b"t", b"d", b"r"):
                 pass
             latencies.append(time.perf_counter() - start)

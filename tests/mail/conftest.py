@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from carrierguard.mail.dns import StaticRecord, Txt
+from carrierguard.mail.signing import KeyAlgorithm, generate_key
 
 Signer = Callable[..., bytes]
 
@@ -18,16 +16,8 @@ Signer = Callable[..., bytes]
 @pytest.fixture(scope="session")
 def rsa_key() -> tuple[bytes, bytes]:
     """An RSA-2048 key: (private PEM, DKIM TXT record)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    key = generate_key(KeyAlgorithm.RSA)
+    return key.private, key.dns_record.encode()
 
 
 @pytest.fixture(scope="session")
