@@ -8,7 +8,7 @@ import pytest
 
 from carrierguard.errors import ModelUnavailable
 from carrierguard.mail.content import model as model_io
-from carrierguard.mail.content.model import PhishingModel, Scores, threshold_for_rate
+from carrierguard.mail.content.model import Scores, decide, threshold_for_rate
 
 THRESHOLDS = {
     "phishing": {"weak": 0.9, "standard": 0.5, "strong": 0.2},
@@ -16,8 +16,13 @@ THRESHOLDS = {
 }
 
 
-def _model() -> PhishingModel:
-    return PhishingModel(None, None, THRESHOLDS, {})
+class _Thresholds:
+    def verdict(self, scores: Scores, strength: str) -> tuple[str, str]:
+        return decide(THRESHOLDS, scores, strength)
+
+
+def _model() -> _Thresholds:
+    return _Thresholds()
 
 
 def test_threshold_blocks_at_most_the_allowed_share() -> None:
@@ -65,3 +70,27 @@ def test_shipped_model_is_within_size_limit() -> None:
     path = model_io.default_model_path()
     assert path.is_file()
     assert path.stat().st_size <= 30 * 1024 * 1024
+
+
+def test_fast_row_scoring_matches_the_sparse_matrix_path() -> None:
+    """proba_rows (used by scan) gives the same probabilities as the CSR matrix path."""
+    import numpy as np
+
+    from carrierguard.mail.content.model import feature_matrix, feature_rows
+
+    shipped = model_io.load()
+    n = len(shipped.scorer.weights) - model_io.CHAR_FEATURES - model_io.WORD_FEATURES
+    texts = ["【重要】アカウント確認 https://example.top/", "lunch at noon?"]
+    structured = [[0.5] * n, [0.0] * n]
+    dense = shipped.scorer.proba(feature_matrix(texts, structured))
+    rows = shipped.scorer.proba_rows(feature_rows(texts, structured))
+    assert np.allclose(dense, rows)
+
+
+def test_character_hashing_is_stable() -> None:
+    """The same text hashes to the same columns (the model format depends on it)."""
+    from carrierguard.mail.content.hashing import char_ngram_indices
+
+    a = char_ngram_indices("三井住友カード", 1, 3, 2**18)
+    assert list(a) == list(char_ngram_indices("三井住友カード", 1, 3, 2**18))
+    assert len(a) == 7 + 6 + 5

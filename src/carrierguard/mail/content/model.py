@@ -13,40 +13,39 @@ which is loaded with skops trusting only the scikit-learn and numpy types we lis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
-from sklearn.feature_extraction.text import HashingVectorizer
+from scipy.special import expit  # type: ignore[import-untyped]
 
 from carrierguard.errors import ModelUnavailable
 from carrierguard.mail.content.evidence import Evidence, vector
 from carrierguard.mail.content.extract import MailText
+from carrierguard.mail.content.hashing import (
+    char_ngram_indices,
+    counted,
+    rows_to_csr,
+    stack_rows,
+    word_ngram_indices,
+)
 
-MODEL_FORMAT = 1
-MODEL_FILE = "phishing-v1.skops"
+MODEL_FORMAT = 2
+MODEL_FILE = "phishing-v2.skops"
 STRENGTHS = ("weak", "standard", "strong")
 TEXT_CHARS = 1500
 MAX_HOSTS = 20
 STRUCT_WEIGHT = 1.0
 
-CHAR_VECTORIZER = HashingVectorizer(
-    analyzer="char", ngram_range=(1, 2), n_features=2**18, alternate_sign=False, norm="l2"
-)
-WORD_VECTORIZER = HashingVectorizer(
-    analyzer="word",
-    ngram_range=(1, 2),
-    n_features=2**17,
-    alternate_sign=False,
-    norm="l2",
-    token_pattern=r"(?u)\b\w\w+\b",
-)
-URL_VECTORIZER = HashingVectorizer(
-    analyzer="char", ngram_range=(3, 5), n_features=2**18, alternate_sign=False, norm="l2"
-)
+CHAR_NGRAMS = (1, 3)
+CHAR_FEATURES = 2**18
+WORD_NGRAMS = 2
+WORD_FEATURES = 2**17
+URL_NGRAMS = (3, 5)
+URL_FEATURES = 2**18
 _TRUSTED = [
     "numpy.dtype",
     "numpy.ndarray",
@@ -93,16 +92,96 @@ def web_hosts(ev: Evidence) -> list[str]:
 
 
 def url_matrix(hosts: list[str]) -> sp.csr_matrix:
-    """Features of link hosts for the URL model."""
-    return URL_VECTORIZER.transform(hosts)
+    """Features of link hosts for the URL model: hashed character 3- to 5-grams."""
+    rows = [char_ngram_indices(h.lower(), *URL_NGRAMS, URL_FEATURES) for h in hosts]
+    return rows_to_csr(rows, URL_FEATURES)
+
+
+Row = list[tuple[np.ndarray, np.ndarray]]  # (columns, values) blocks of one sparse row
 
 
 def feature_matrix(texts: list[str], structured: list[list[float]]) -> sp.csr_matrix:
-    """Hashed char and word n-grams plus the structured evidence, one row per message."""
-    dense = sp.csr_matrix(np.asarray(structured, dtype=np.float64) * STRUCT_WEIGHT)
-    return sp.hstack(
-        [CHAR_VECTORIZER.transform(texts), WORD_VECTORIZER.transform(texts), dense], format="csr"
-    )
+    """Hashed char and word n-grams plus the structured evidence, one row per message.
+
+    Columns: char n-grams, then word n-grams, then the structured features.
+    """
+    width = CHAR_FEATURES + WORD_FEATURES + (len(structured[0]) if structured else 0)
+    return stack_rows(feature_rows(texts, structured), width)
+
+
+def feature_rows(texts: list[str], structured: list[list[float]]) -> list[Row]:
+    """The rows of ``feature_matrix`` as (columns, values) blocks, without scipy."""
+    offset = CHAR_FEATURES + WORD_FEATURES
+    rows = []
+    for text, values in zip(texts, structured, strict=True):
+        low = text.lower()
+        c_cols, c_vals = counted(char_ngram_indices(low, *CHAR_NGRAMS, CHAR_FEATURES))
+        w_cols, w_vals = counted(word_ngram_indices(low, WORD_NGRAMS, WORD_FEATURES))
+        dense = np.asarray(values, dtype=np.float64) * STRUCT_WEIGHT
+        nz = np.flatnonzero(dense)
+        rows.append([(c_cols, c_vals), (w_cols + CHAR_FEATURES, w_vals), (nz + offset, dense[nz])])
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class LinearScorer:
+    """A fitted linear model (and its sigmoid calibrators) as plain arrays.
+
+    Going through scikit-learn's predict_proba costs milliseconds of validation per call;
+    the same arithmetic on arrays costs microseconds.
+    """
+
+    weights: np.ndarray  # (n_features, k)
+    intercept: np.ndarray  # (k,)
+    calib_a: np.ndarray | None  # (k,) or None for a plain binary model
+    calib_b: np.ndarray | None
+    classes: tuple[str, ...]
+
+    @classmethod
+    def of_calibrated(cls, clf: Any) -> LinearScorer:
+        """From a CalibratedClassifierCV(ensemble=False, method="sigmoid") of a linear model."""
+        (inner,) = clf.calibrated_classifiers_
+        est = inner.estimator
+        return cls(
+            np.ascontiguousarray(est.coef_.T),
+            np.asarray(est.intercept_, dtype=np.float64),
+            np.array([c.a_ for c in inner.calibrators], dtype=np.float64),
+            np.array([c.b_ for c in inner.calibrators], dtype=np.float64),
+            tuple(str(c) for c in est.classes_),
+        )
+
+    @classmethod
+    def of_binary(cls, clf: Any) -> LinearScorer:
+        """From a binary linear model with logistic loss."""
+        return cls(
+            np.ascontiguousarray(clf.coef_.T),
+            np.asarray(clf.intercept_, dtype=np.float64),
+            None,
+            None,
+            tuple(str(c) for c in clf.classes_),
+        )
+
+    def proba(self, x: sp.csr_matrix) -> np.ndarray:
+        """Class probabilities, columns in ``classes`` order (binary: P(class 1) only)."""
+        return self._calibrate(np.asarray(x @ self.weights) + self.intercept)
+
+    def proba_rows(self, rows: list[Row]) -> np.ndarray:
+        """``proba`` for rows given as (columns, values) blocks: no sparse matrix needed."""
+        d = np.empty((len(rows), self.weights.shape[1]))
+        for i, blocks in enumerate(rows):
+            total = self.intercept.copy()
+            for cols, vals in blocks:
+                if len(cols):
+                    total += vals @ self.weights[cols]
+            d[i] = total
+        return self._calibrate(d)
+
+    def _calibrate(self, d: np.ndarray) -> np.ndarray:
+        if self.calib_a is None or self.calib_b is None:
+            return np.asarray(expit(d))
+        p = expit(-(self.calib_a * d + self.calib_b))
+        total = p.sum(axis=1, keepdims=True)
+        return np.asarray(np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +192,25 @@ class PhishingModel:
     classifier: Any
     thresholds: dict[str, dict[str, float]]  # category -> strength -> threshold
     meta: dict[str, Any]
+    url_scorer: LinearScorer = field(init=False)
+    scorer: LinearScorer = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url_scorer", LinearScorer.of_binary(self.url_classifier))
+        object.__setattr__(self, "scorer", LinearScorer.of_calibrated(self.classifier))
 
     def url_scores(self, hosts: list[str]) -> tuple[float, ...]:
         """P(phishing) of each host by the URL model."""
         if not hosts:
             return ()
-        proba = self.url_classifier.predict_proba(url_matrix(hosts))[:, 1]
+        rows = [[counted(char_ngram_indices(h.lower(), *URL_NGRAMS, URL_FEATURES))] for h in hosts]
+        proba = self.url_scorer.proba_rows(rows)[:, 0]
         return tuple(float(p) for p in proba)
+
+    def proba(self, x: sp.csr_matrix) -> list[dict[str, float]]:
+        """Class probabilities of each row of a ``feature_matrix``."""
+        classes = self.scorer.classes
+        return [dict(zip(classes, map(float, row), strict=True)) for row in self.scorer.proba(x)]
 
     def score(self, mail: MailText, ev: Evidence) -> Scores:
         """Probabilities for one message."""
@@ -128,31 +219,39 @@ class PhishingModel:
     def score_many(self, mails: list[MailText], evs: list[Evidence]) -> list[Scores]:
         """Probabilities for many messages at once (faster than one by one)."""
         urls = [self.url_scores(web_hosts(ev)) for ev in evs]
-        x = feature_matrix(
+        rows = feature_rows(
             [message_text(m) for m in mails],
             [vector(ev, u) for ev, u in zip(evs, urls, strict=True)],
         )
-        proba = self.classifier.predict_proba(x)
-        order = [str(c) for c in self.classifier.classes_]
-        out = []
-        for row, u in zip(proba, urls, strict=True):
-            p = dict(zip(order, (float(v) for v in row), strict=True))
-            out.append(Scores(p.get("ham", 0.0), p.get("spam", 0.0), p.get("phishing", 0.0), u))
-        return out
+        classes = self.scorer.classes
+        probs = [
+            dict(zip(classes, map(float, row), strict=True)) for row in self.scorer.proba_rows(rows)
+        ]
+        return [
+            Scores(p.get("ham", 0.0), p.get("spam", 0.0), p.get("phishing", 0.0), u)
+            for p, u in zip(probs, urls, strict=True)
+        ]
 
     def verdict(self, scores: Scores, strength: str) -> tuple[str, str]:
-        """(verdict, category) for ``strength``: deliver, quarantine or reject.
+        """(verdict, category) for ``strength``; see ``decide``."""
+        return decide(self.thresholds, scores, strength)
 
-        Phishing above the strength's threshold is quarantined, and rejected outright when it
-        clears even the weak threshold (the most certain); spam above its threshold is
-        quarantined.
-        """
-        phish, spam = self.thresholds["phishing"], self.thresholds["spam"]
-        if scores.phishing >= phish[strength]:
-            return ("reject" if scores.phishing >= phish["weak"] else "quarantine"), "phishing"
-        if scores.spam >= spam[strength]:
-            return "quarantine", "spam"
-        return "deliver", "ham" if scores.category != "phishing" else "phishing"
+
+def decide(
+    thresholds: dict[str, dict[str, float]], scores: Scores, strength: str
+) -> tuple[str, str]:
+    """(verdict, category) for ``strength``: deliver, quarantine or reject.
+
+    Phishing above the strength's threshold is quarantined, and rejected outright when it
+    clears even the weak threshold (the most certain); spam above its threshold is
+    quarantined.
+    """
+    phish, spam = thresholds["phishing"], thresholds["spam"]
+    if scores.phishing >= phish[strength]:
+        return ("reject" if scores.phishing >= phish["weak"] else "quarantine"), "phishing"
+    if scores.spam >= spam[strength]:
+        return "quarantine", "spam"
+    return "deliver", "ham" if scores.category != "phishing" else "phishing"
 
 
 def default_model_path() -> Path:

@@ -53,7 +53,7 @@ def model_card(meta: dict[str, Any], thresholds: dict[str, dict[str, float]], ro
 Trained {meta.get("trained_at")} by `carrierguard mail train --data ../shared/data/mail`.
 
 ## What it does
-Scores one mail as ham, spam or phishing from its text (hashed character 1-2-grams and
+Scores one mail as ham, spam or phishing from its text (hashed character 1-3-grams and
 word 1-2-grams of subject, display name and body), structured evidence (links against
 their displayed text, shorteners, IP and punycode hosts, lookalike domains, brands named
 while sender or links are not the brand's official domains, lures, Reply-To and
@@ -82,9 +82,11 @@ uses) placed whole in the split of its first message. Messages per corpus and sp
 ```
 
 ## Thresholds
-Chosen on validation ham only ({meta.get("validation_ham")} messages): half of each
-strength's false-block budget (weak 0.01 %, standard 0.1 %, strong 1 %) for the
-phishing probability, half for the spam probability. Where the budget is below one
+Chosen on validation ham only ({meta.get("validation_ham")} messages, of which
+{meta.get("validation_ham_japanese")} Japanese): half of each strength's false-block budget
+(weak 0.01 %, standard 0.1 %, strong 1 %) for the phishing probability, half for the spam
+probability, met by Japanese and by other ham separately (the higher threshold wins)
+when each group has 50 or more messages, else pooled. Where the budget is below one
 validation message the threshold is extrapolated from an exponential fit to the ten
 highest ham scores, and never below the highest one.
 

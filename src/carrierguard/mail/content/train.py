@@ -31,6 +31,7 @@ from carrierguard.mail.content.model import (
     MODEL_FORMAT,
     STRENGTHS,
     PhishingModel,
+    Scores,
     feature_matrix,
     message_text,
     threshold_for_rate,
@@ -42,6 +43,7 @@ TARGET_RATES = {"weak": 0.0001, "standard": 0.001, "strong": 0.01}
 # Share of the ham class's training weight carried by Japanese ham. Nearly all phishing is
 # Japanese and most ham English; without this the model learns the language itself.
 JAPANESE_HAM_SHARE = 0.5
+MIN_GROUP = 50
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -216,44 +218,54 @@ def fit(root: Path, examples: list[Example], catalogue: Catalogue | None = None)
     model = PhishingModel(url_clf, clf, {}, {})
     val = [e for e in examples if e.split == "val"]
     val_scores = _score(model, val)
-    ham_val = [s for e, s in zip(val, val_scores, strict=True) if e.label == "ham"]
-    # Half of each strength's false-block budget goes to the phishing rule, half to spam.
-    thresholds = {
-        "phishing": {
-            st: threshold_for_rate([s.phishing for s in ham_val], TARGET_RATES[st] / 2)
-            for st in STRENGTHS
-        },
-        "spam": {
-            st: threshold_for_rate([s.spam for s in ham_val], TARGET_RATES[st] / 2)
-            for st in STRENGTHS
-        },
-    }
+    ham_val = [(e, s) for e, s in zip(val, val_scores, strict=True) if e.label == "ham"]
+    thresholds = choose_thresholds(ham_val)
     meta: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "validation_start": val_start.isoformat(),
         "url_model": {"phishing_hosts": len(phish), "ham_hosts": len(all_ham_hosts)},
         "validation_ham": len(ham_val),
+        "validation_ham_japanese": sum(is_japanese(message_text(e.mail)) for e, _ in ham_val),
         "target_false_block_rates": TARGET_RATES,
         "splits": split_counts(examples),
     }
     return PhishingModel(url_clf, clf, thresholds, meta)
 
 
-def _score(model: PhishingModel, examples: list[Example]) -> list[Any]:
+def choose_thresholds(ham: list[tuple[Example, Scores]]) -> dict[str, dict[str, float]]:
+    """Per category and strength, the threshold that meets the target on validation ham.
+
+    Half of each strength's false-block budget goes to the phishing rule, half to spam. The
+    target must hold for Japanese and for other ham separately (the higher threshold wins)
+    when each group has ``MIN_GROUP`` messages; a smaller group says nothing about a rate
+    and is pooled with the rest.
+    """
+    ja = [s for e, s in ham if is_japanese(message_text(e.mail))]
+    other = [s for e, s in ham if not is_japanese(message_text(e.mail))]
+    groups = [ja, other] if min(len(ja), len(other)) >= MIN_GROUP else [ja + other]
+    out: dict[str, dict[str, float]] = {}
+    for category in ("phishing", "spam"):
+        out[category] = {
+            st: max(
+                threshold_for_rate([getattr(s, category) for s in g], TARGET_RATES[st] / 2)
+                for g in groups
+                if g
+            )
+            for st in STRENGTHS
+        }
+    return out
+
+
+def _score(model: PhishingModel, examples: list[Example]) -> list[Scores]:
     x = feature_matrix(
         [message_text(e.mail) for e in examples],
         [vector(e.evidence, e.url_scores) for e in examples],
     )
-    proba = model.classifier.predict_proba(x)
-    from carrierguard.mail.content.model import Scores
-
-    order = [str(c) for c in model.classifier.classes_]
-    out = []
-    for row, e in zip(proba, examples, strict=True):
-        p = dict(zip(order, (float(v) for v in row), strict=True))
-        out.append(Scores(p["ham"], p["spam"], p["phishing"], e.url_scores))
-    return out
+    return [
+        Scores(p["ham"], p["spam"], p["phishing"], e.url_scores)
+        for p, e in zip(model.proba(x), examples, strict=True)
+    ]
 
 
 def split_counts(examples: list[Example]) -> dict[str, dict[str, int]]:
