@@ -50,6 +50,7 @@ def test_report_larger_than_the_destination_limit_is_not_sent() -> None:
     """A size limit in the URI is respected."""
     resolver = StaticResolver.from_zone_text(ZONE)
     assert destinations(("mailto:rua@bank.example!1k",), "bank.example", resolver, 2048) == []
+    assert destinations(("mailto:rua@bank.example",), "bank.example", resolver, 11 << 20) == []
 
 
 async def _sink(received: list[bytes]) -> tuple[asyncio.Server, int]:

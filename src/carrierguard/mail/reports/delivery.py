@@ -75,9 +75,18 @@ def authorised(destination: ReportDestination, policy_domain: str, resolver: Res
 
 
 def destinations(
-    uris: tuple[str, ...], policy_domain: str, resolver: Resolver, size: int
+    uris: tuple[str, ...],
+    policy_domain: str,
+    resolver: Resolver,
+    size: int,
+    max_bytes: int = DEFAULT_MAX_REPORT_BYTES,
 ) -> list[ReportDestination]:
-    """The confirmed destinations that accept a report of ``size`` bytes."""
+    """The confirmed destinations that accept a report of ``size`` bytes.
+
+    ``max_bytes`` is our own ceiling; a destination's ``!size`` suffix can only lower it.
+    """
+    if size > max_bytes:
+        return []
     chosen = []
     for uri in uris:
         destination = parse_uri(uri)
