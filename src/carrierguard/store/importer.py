@@ -4,22 +4,28 @@ Rows are validated before they reach the database; a rejected row is reported wi
 its line number. Each chunk is one transaction that inserts a row's holder (if new)
 and its line together, so a row is never half-imported.
 
-Parsing, blind indexes and sealing are Python work; inserting is database work. The
-two overlap: a writer thread commits chunk N while the reader prepares chunk N+1
-(the database driver releases the GIL while it waits). A failed chunk stops the
-import; the chunks before it stay committed and the report says where it stopped.
+Parsing, blind indexes and sealing are Python work; inserting is database work. They
+overlap: worker processes (forked, one per core) validate and prepare chunks while a
+writer thread commits them in file order (the database driver releases the GIL while
+it waits). At most a few chunks are in flight, so memory stays flat for any file size.
+A failed chunk stops the import; the chunks before it stay committed and the report
+says where it stopped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import os
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import IO
 
@@ -36,6 +42,7 @@ from carrierguard.errors import InvalidInput, StoreUnavailable
 CHUNK_ROWS = 20_000
 #: Prepared chunks waiting for the writer; bounds memory whatever the file size.
 QUEUED_CHUNKS = 2
+MAX_WORKERS = 8
 
 
 @dataclass(slots=True)
@@ -54,8 +61,8 @@ class PreparedChunk:
     last_line_no: int
 
 
-def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
-    """Parse the CSV stream; a wrong header stops the import before anything is written."""
+def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each data row; a wrong header stops before anything is written."""
     reader = csv.reader(fh)
     header = next(reader, None)
     if header is None:
@@ -68,23 +75,68 @@ def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
             message_ja=f"1行目: ヘッダーは {','.join(BOOK_HEADER)} である必要があります。",
         )
     for cells in reader:
-        if not cells:
-            continue
-        yield parse_book_row(cells, reader.line_num)
+        if cells:
+            yield reader.line_num, cells
 
 
-def _chunks(rows: Iterable[BookRow | RejectedRow], report: ImportReport) -> Iterator[list[BookRow]]:
-    chunk: list[BookRow] = []
+def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
+    """Parse the CSV stream into validated or rejected rows."""
+    for line_no, cells in read_cells(fh):
+        yield parse_book_row(cells, line_no)
+
+
+def _batches(
+    cells: Iterable[tuple[int, list[str]]],
+) -> Iterator[list[tuple[int, list[str]]]]:
+    batch: list[tuple[int, list[str]]] = []
+    for item in cells:
+        batch.append(item)
+        if len(batch) >= CHUNK_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def prepare_chunk(rows: list[BookRow], protector: DataProtector) -> PreparedChunk:
+    """Number the chunk's holders, index and seal each once, and point the lines at them."""
+    # A holder's rows usually sit together: the cache by identity saves most of the work.
+    numbers: dict[HolderIdentity, int] = {}
+    holders: list[tuple[int, str, str, bytes]] = []
+    lines: list[tuple[int, str, str, date | None]] = []
+    by_key: dict[str, int] = {}
     for row in rows:
-        if isinstance(row, RejectedRow):
-            report.rejected.append(row)
-            continue
-        chunk.append(row)
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        number = numbers.get(row.holder)
+        if number is None:
+            key = protector.blind_index(identity_string(row.holder))
+            number = by_key.get(key)
+            if number is None:  # the same person written differently (spaces, widths)
+                number = by_key[key] = len(holders)
+                sealed = protector.seal(sealed_fields(row.holder))
+                holders.append((number, key, row.holder.kind.value, sealed))
+            numbers[row.holder] = number
+        lines.append((number, row.sim_type.value, row.state.value, row.activated_on))
+    return PreparedChunk(holders, lines, rows[-1].line_no)
+
+
+#: The protector of the import running in this process, inherited by forked workers.
+_protector: DataProtector | None = None
+
+
+def _prepare_batch(
+    batch: list[tuple[int, list[str]]],
+) -> tuple[PreparedChunk | None, list[RejectedRow]]:
+    """Worker: validate one batch of CSV rows and prepare the good ones."""
+    assert _protector is not None, "workers are forked from an importing process"
+    parsed = [parse_book_row(cells, line_no) for line_no, cells in batch]
+    good = [r for r in parsed if isinstance(r, BookRow)]
+    rejected = [r for r in parsed if isinstance(r, RejectedRow)]
+    return (prepare_chunk(good, _protector) if good else None), rejected
+
+
+def _worker_count() -> int:
+    """One preparing process per core, leaving the database and the writer room."""
+    return max(1, min(MAX_WORKERS, (os.cpu_count() or 1)))
 
 
 class _Writer:
@@ -139,38 +191,47 @@ class BookImporter:
         self, path: Path, *, progress: Callable[[int], None] | None = None
     ) -> ImportReport:
         """Import ``path``; ``progress`` receives the bytes read so far."""
+        global _protector
         report = ImportReport()
         write = self._copy_postgres if self.engine.dialect.name == "postgresql" else self._sqlite
+        workers = _worker_count()
+        _protector = self.protector
+        # Fork before the writer thread exists: a child must not inherit a held lock.
+        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
         writer = _Writer(write, report)
         try:
             with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
-                for chunk in _chunks(read_book(fh), report):
-                    writer.put(self._prepare(chunk, report))
+                pending: deque[AsyncResult[tuple[PreparedChunk | None, list[RejectedRow]]]]
+                pending = deque()
+                for batch in _batches(read_cells(fh)):
+                    if pool is None:
+                        self._hand_over(_prepare_batch(batch), writer, report)
+                    else:
+                        pending.append(pool.apply_async(_prepare_batch, (batch,)))
+                        while len(pending) > workers + QUEUED_CHUNKS:
+                            self._hand_over(pending.popleft().get(), writer, report)
                     if progress is not None:
                         progress(raw.tell())
+                while pending:
+                    self._hand_over(pending.popleft().get(), writer, report)
         finally:
+            if pool is not None:
+                pool.terminate()
+            _protector = None
             writer.close()
         return report
 
-    def _prepare(self, chunk: list[BookRow], report: ImportReport) -> PreparedChunk:
-        # A holder's rows usually sit together: index and seal each holder once per chunk.
-        numbers: dict[HolderIdentity, int] = {}
-        holders: list[tuple[int, str, str, bytes]] = []
-        lines: list[tuple[int, str, str, date | None]] = []
-        by_key: dict[str, int] = {}
-        for row in chunk:
-            number = numbers.get(row.holder)
-            if number is None:
-                key = self.protector.blind_index(identity_string(row.holder))
-                number = by_key.get(key)
-                if number is None:  # the same person written differently (spaces, widths)
-                    number = by_key[key] = len(holders)
-                    sealed = self.protector.seal(sealed_fields(row.holder))
-                    holders.append((number, key, row.holder.kind.value, sealed))
-                numbers[row.holder] = number
-            lines.append((number, row.sim_type.value, row.state.value, row.activated_on))
-        report.holders_seen += len(holders)
-        return PreparedChunk(holders, lines, chunk[-1].line_no)
+    @staticmethod
+    def _hand_over(
+        prepared: tuple[PreparedChunk | None, list[RejectedRow]],
+        writer: _Writer,
+        report: ImportReport,
+    ) -> None:
+        chunk, rejected = prepared
+        report.rejected.extend(rejected)
+        if chunk is not None:
+            report.holders_seen += len(chunk.holders)
+            writer.put(chunk)
 
     def _sqlite(self, chunk: PreparedChunk) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
