@@ -62,7 +62,7 @@ applications = Table(
     Column("kyc_method", String(32)),
     Column("submitted_by", Integer),
     Column("applied_on", Date, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("decided_at", DateTime(timezone=True)),
 )
 
