@@ -226,3 +226,21 @@ def test_timeout_on_an_unrelated_domain_does_not_save_a_spoof() -> None:
         author("example.jp"), None, [DkimSignatureResult("temperror", "evil.example", "s")], ev
     )
     assert (got.result, got.disposition) == ("fail", "reject")
+
+
+def test_record_without_p_but_with_rua_is_honoured_as_p_none() -> None:
+    """A missing p= with a reporting address means monitoring (p=none), still evaluated."""
+    ev = evidence(example_jp="v=DMARC1; rua=mailto:r@example.jp")
+    got = evaluate(author("example.jp"), None, [], ev)
+    assert (got.result, got.policy, got.disposition) == ("fail", "none", "none")
+
+
+def test_policy_comes_from_the_first_record_on_a_long_walk() -> None:
+    """For a ten-label name the walk finds the record at its seven-label suffix."""
+    ev = evidence(d_e_f_g_h_example_jp="v=DMARC1; p=quarantine", example_jp="v=DMARC1; p=none")
+    got = evaluate(author("a.b.c.d.e.f.g.h.example.jp"), None, [], ev)
+    assert (got.policy_domain, got.policy, got.org_domain) == (
+        "d.e.f.g.h.example.jp",
+        "quarantine",
+        "example.jp",
+    )
