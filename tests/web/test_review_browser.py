@@ -116,7 +116,8 @@ def test_reviewer_approves_and_refuses_in_the_browser(tmp_path: Path) -> None:
             page.screenshot(path=str(ARTIFACTS / "03-case.png"), full_page=True)
             page.click("#approve")
             page.wait_for_selector("#case-state")
-            assert page.inner_text("#case-state") == "approved"
+            assert page.get_attribute("#case-state", "data-state") == "approved"
+            assert page.inner_text("#case-state") == "承認"
             page.screenshot(path=str(ARTIFACTS / "04-approved.png"), full_page=True)
 
             page.goto(f"{server.base_url}/cases/{second['case_id']}")
@@ -124,7 +125,7 @@ def test_reviewer_approves_and_refuses_in_the_browser(tmp_path: Path) -> None:
             page.select_option("#reason_code", "RESALE_SUSPECTED")
             page.click("#refuse")
             page.wait_for_selector("#case-state")
-            assert page.inner_text("#case-state") == "refused"
+            assert page.get_attribute("#case-state", "data-state") == "refused"
             page.screenshot(path=str(ARTIFACTS / "05-refused.png"), full_page=True)
             browser.close()
         with server.client(clerk) as http:
