@@ -362,3 +362,7 @@ def quarantine_list(
 register_content_commands(app)
 # Reuse ``build_resolver`` and ``report_to_dict`` for its "auth" part, and
 # ``carrierguard.mail.verdict.standard_stages`` with the classifier stage before ``decide``.
+
+from carrierguard.mail.posture_html import register as register_posture  # noqa: E402
+
+register_posture(app)
