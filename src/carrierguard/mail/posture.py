@@ -72,6 +72,14 @@ class DmarcPosture:
     detail: str = ""
 
     @property
+    def policy(self) -> str:
+        """The policy a receiver applies: ``p``; ``none`` for a p-less record with rua
+        (RFC 9989 section 4.7); empty when no record applies."""
+        if self.state != "found":
+            return ""
+        return self.p or ("none" if self.rua else "")
+
+    @property
     def enforcing(self) -> bool:
         """At quarantine or reject and not in testing mode (``t=y``)."""
         return self.state == "found" and self.p in ENFORCING and not self.testing
@@ -446,10 +454,8 @@ def summarise(postures: Sequence[DomainPosture]) -> PostureSummary:
     for p in postures:
         if p.dmarc.state != "found":
             key = p.dmarc.state
-        elif not p.dmarc.p:
-            key = "no-p"
         else:
-            key = p.dmarc.p + ("+t" if p.dmarc.testing else "")
+            key = (p.dmarc.policy or "no-p") + ("+t" if p.dmarc.testing else "")
         counts[key] = counts.get(key, 0) + 1
     order = ["reject", "quarantine", "reject+t", "quarantine+t", "none", "no-p"]
     order += ["absent", "invalid", "temperror"]
