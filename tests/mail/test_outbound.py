@@ -1,0 +1,161 @@
+"""Outbound abuse control: rate limits and holding an account that bursts to new recipients."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from carrierguard.mail.auth.check import Envelope
+from carrierguard.mail.message import Message
+from carrierguard.mail.outbound import (
+    Hold,
+    MemoryOutboundStore,
+    OutboundAction,
+    OutboundLimiter,
+    OutboundPolicy,
+    RedisOutboundStore,
+    outbound_stage,
+)
+from carrierguard.mail.verdict import Action, CheckContext, decide, run_pipeline
+from tests.conftest import need
+
+POLICY = OutboundPolicy(
+    messages_per_window=100,
+    message_window=60,
+    new_recipients_per_window=50,
+    new_recipient_window=600,
+)
+T0 = 1_790_000_000.0
+TAKEN = "taken@carrier.test"
+OTHERS = [f"user{i}@carrier.test" for i in range(5)]
+
+
+def test_burst_to_new_recipients_holds_the_account_after_the_threshold() -> None:
+    """The 51st never-seen recipient holds the account and notifies once."""
+    notified: list[Hold] = []
+    limiter = OutboundLimiter(MemoryOutboundStore(), POLICY, notified.append)
+    actions = [
+        limiter.check(TAKEN, [f"victim{i}@example.test"], T0 + i * 0.1).action for i in range(80)
+    ]
+    assert actions[:50] == [OutboundAction.ACCEPT] * 50
+    assert actions[50:] == [OutboundAction.HOLD] * 30
+    assert [h.account for h in notified] == [TAKEN]
+    assert len(limiter.store.held_mail()) == 30
+
+
+def test_known_recipients_do_not_count_as_new() -> None:
+    """Mail to the same few correspondents never trips the new-recipient rule."""
+    limiter = OutboundLimiter(MemoryOutboundStore(), POLICY)
+    rcpts = [f"friend{i}@example.test" for i in range(10)]
+    for i in range(90):
+        assert limiter.check(TAKEN, [rcpts[i % 10]], T0 + i).action is OutboundAction.ACCEPT
+
+
+def test_rate_limit_refuses_for_now_and_recovers_next_window() -> None:
+    """Over 100 mails a minute is a temporary refusal, lifted in the next minute."""
+    limiter = OutboundLimiter(MemoryOutboundStore(), POLICY)
+    start = 60 * (T0 // 60)
+    results = [limiter.check(TAKEN, ["friend@example.test"], start + i * 0.1) for i in range(101)]
+    assert results[-1].action is OutboundAction.TEMPFAIL
+    assert results[-2].action is OutboundAction.ACCEPT
+    assert limiter.check(TAKEN, ["friend@example.test"], start + 61).action is OutboundAction.ACCEPT
+
+
+def test_released_account_can_send_again() -> None:
+    """The operator's release lifts the hold."""
+    store = MemoryOutboundStore()
+    limiter = OutboundLimiter(store, OutboundPolicy(new_recipients_per_window=1))
+    limiter.check(TAKEN, ["a@x.test", "b@x.test"], T0)
+    assert store.holding(TAKEN) is not None
+    store.release(TAKEN)
+    assert limiter.check(TAKEN, ["a@x.test"], T0 + 1).action is OutboundAction.ACCEPT
+
+
+def _context(sender: str, rcpt: str) -> CheckContext:
+    return CheckContext(Envelope("192.0.2.1", "client", sender, (rcpt,)))
+
+
+MESSAGE = Message.parse(b"From: x@carrier.test\r\nMessage-ID: <1@x>\r\n\r\nhi\r\n")
+
+
+def test_stage_quarantines_held_mail_and_tempfails_over_rate() -> None:
+    """In the pipeline a hold quarantines, an over-rate message gets 451 4.7.1."""
+    clock = iter(float(T0 + i) for i in range(1000))
+    limiter = OutboundLimiter(MemoryOutboundStore(), OutboundPolicy(new_recipients_per_window=1))
+    stages = [outbound_stage(limiter, lambda: next(clock)), decide]
+    first = run_pipeline(stages, MESSAGE, _context(TAKEN, "a@x.test"))
+    assert first.verdict is not None and first.verdict.action is Action.DELIVER
+    held = run_pipeline(stages, MESSAGE, _context(TAKEN, "b@x.test"))
+    assert held.verdict is not None and held.verdict.action is Action.QUARANTINE
+    rate = OutboundLimiter(MemoryOutboundStore(), OutboundPolicy(messages_per_window=1))
+    stages = [outbound_stage(rate, lambda: T0), decide]
+    run_pipeline(stages, MESSAGE, _context(TAKEN, "a@x.test"))
+    over = run_pipeline(stages, MESSAGE, _context(TAKEN, "a@x.test"))
+    assert over.verdict is not None and (over.verdict.smtp_code, over.verdict.smtp_status) == (
+        451,
+        "4.7.1",
+    )
+
+
+# --- two processes sharing Redis --------------------------------------------------------
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    client: redis.Redis[bytes] = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        client.ping()
+        up = True
+    except redis.RedisError:
+        up = False
+    need(up, "Redis on 127.0.0.1:6379")
+    prefix = f"cg:test:{uuid.uuid4().hex}:"
+    yield prefix
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+
+
+def _milter_process(prefix: str, mails: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """One milter process: its own Redis connection and limiter."""
+    store = RedisOutboundStore(redis.Redis(host="127.0.0.1", port=6379), prefix)
+    limiter = OutboundLimiter(store, POLICY, lambda hold: None)
+    return [
+        (i, sender, limiter.check(sender, [rcpt], T0 + i * 0.1).action.value)
+        for i, sender, rcpt in mails
+    ]
+
+
+def test_takeover_burst_across_two_processes_sharing_redis(redis_prefix: str) -> None:
+    """500 mails in a minute to new recipients from one account, split over two processes:
+    exactly the threshold gets through, the rest is held, and other accounts are untouched."""
+    mails: list[tuple[int, str, str]] = []
+    for i in range(500):
+        mails.append((i, TAKEN, f"victim{i}@example.test"))
+        if i % 5 == 0:
+            other = OTHERS[(i // 5) % len(OTHERS)]
+            mails.append((i, other, f"contact{i}@example.test"))
+    halves = [mails[0::2], mails[1::2]]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = [
+            r
+            for part in pool.starmap(_milter_process, [(redis_prefix, h) for h in halves])
+            for r in part
+        ]
+    taken = [action for _, sender, action in results if sender == TAKEN]
+    assert len(taken) == 500
+    assert taken.count("accept") == POLICY.new_recipients_per_window
+    assert taken.count("hold") == 500 - POLICY.new_recipients_per_window
+    others = [action for _, sender, action in results if sender != TAKEN]
+    assert len(others) == 100 and set(others) == {"accept"}
+    store = RedisOutboundStore(redis.Redis(host="127.0.0.1", port=6379), redis_prefix)
+    hold = store.holding(TAKEN)
+    assert hold is not None and hold.reason == "NEW_RECIPIENT_BURST"
+    assert all(store.holding(o) is None for o in OTHERS)
+    assert len(store.held_mail()) == 450
+    store.release(TAKEN)
+    limiter = OutboundLimiter(store, POLICY)
+    assert limiter.check(TAKEN, ["new@example.test"], T0 + 60).action is OutboundAction.ACCEPT
