@@ -309,3 +309,19 @@ def outbound_stage(limiter: OutboundLimiter, clock: Callable[[], float] = time.t
         return replace(context.with_reason(reason), verdict=verdict, final=True)
 
     return limit
+
+
+def submission_stages(
+    limiter: OutboundLimiter, clock: Callable[[], float] = time.time
+) -> list[Stage]:
+    """The submission milter's pipeline: the outbound limits, then the verdict."""
+    from carrierguard.mail.verdict import decide
+
+    return [outbound_stage(limiter, clock), decide]
+
+
+def build_store(redis_url: str | None, prefix: str = "cg:outbound:") -> OutboundStore:
+    """Redis when a URL is given (several milter processes), else this process's memory."""
+    if not redis_url:
+        return MemoryOutboundStore()
+    return RedisOutboundStore(redis.Redis.from_url(redis_url), prefix)

@@ -1,7 +1,7 @@
-"""Output edge of the posture audit and BIMI check: table, CSV, HTML (inline SVG chart,
-no script, works offline; Japanese first with English), and the ``carrierguard mail
-posture`` and ``bimi-check`` commands (``register(app)``). Checks live in ``posture``
-and ``bimi``; this module only renders and reads files.
+"""Output edge of the sender-side checks: table, CSV, HTML (inline SVG chart, no script,
+works offline; Japanese first with English) for the posture audit, and the commands
+``carrierguard mail posture``, ``bimi-check`` and ``milter-submission`` (``register(app)``).
+Checks live in ``posture``, ``bimi`` and ``outbound``; this module renders and wires.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import typer
 
 from carrierguard.errors import InvalidInput
 from carrierguard.mail.posture import DomainPosture, PostureSummary, audit, summarise
+from carrierguard.mail.settings import DEFAULT_QUARANTINE_DIR
 
 COLUMNS = (
     "domain",
@@ -148,7 +149,7 @@ def _domains(domains: list[str], file: Path | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``posture`` and ``bimi-check`` to the ``carrierguard mail`` app."""
+    """Add ``posture``, ``bimi-check`` and ``milter-submission`` to ``carrierguard mail``."""
     from rich.console import Console
     from rich.table import Table
 
@@ -225,3 +226,50 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result, ensure_ascii=False))
             raise typer.Exit(1) from exc
         typer.echo(json.dumps({"result": "pass", **result}, ensure_ascii=False))
+
+    @app.command("milter-submission")
+    def milter_submission(
+        listen: Annotated[str, typer.Option(help="inet:HOST:PORT")] = "inet:127.0.0.1:8893",
+        redis_url: Annotated[
+            str | None,
+            typer.Option("--redis", help="複数プロセスで共有 / shared state, redis://HOST:PORT/DB"),
+        ] = None,
+        per_minute: Annotated[
+            int, typer.Option("--max-per-minute", help="1 分あたりの送信上限 / mails a minute")
+        ] = 100,
+        new_recipients: Annotated[
+            int,
+            typer.Option("--max-new-recipients", help="新規宛先の上限 / never-seen recipients"),
+        ] = 50,
+        new_window: Annotated[
+            int, typer.Option("--new-recipient-window", help="秒 / seconds")
+        ] = 600,
+        quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+        redis_prefix: Annotated[str, typer.Option("--redis-prefix", hidden=True)] = "cg:outbound:",
+    ) -> None:
+        """送信 (submission) 用 milter: 踏み台送信対策 / outbound abuse milter for submission.
+
+        Postfix master.cf, submission service: ``-o smtpd_milters=inet:127.0.0.1:8893``.
+        Held mail goes to the quarantine (``carrierguard mail quarantine``).
+        """
+        import asyncio
+
+        from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
+        from carrierguard.mail.outbound import (
+            OutboundLimiter,
+            OutboundPolicy,
+            build_store,
+            submission_stages,
+        )
+        from carrierguard.mail.quarantine import QuarantineStore
+        from carrierguard.mail.settings import MailSettings
+
+        try:
+            host, port = parse_listen(listen)
+            policy = OutboundPolicy(per_minute, 60, new_recipients, new_window)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
+        limiter = OutboundLimiter(build_store(redis_url, redis_prefix), policy)
+        settings = MailSettings(quarantine_dir=quarantine_dir)
+        server = MilterServer(settings, submission_stages(limiter), QuarantineStore(quarantine_dir))
+        asyncio.run(serve_forever(server, host, port))
