@@ -18,6 +18,7 @@ from carrierguard.mail.outbound import (
     OutboundLimiter,
     OutboundPolicy,
     RedisOutboundStore,
+    classifier_judge,
     outbound_stage,
 )
 from carrierguard.mail.verdict import Action, CheckContext, decide, run_pipeline
@@ -159,3 +160,32 @@ def test_takeover_burst_across_two_processes_sharing_redis(redis_prefix: str) ->
     store.release(TAKEN)
     limiter = OutboundLimiter(store, POLICY)
     assert limiter.check(TAKEN, ["new@example.test"], T0 + 60).action is OutboundAction.ACCEPT
+
+
+PHISH = (
+    "From: a@carrier.test\r\nTo: b@example.test\r\nSubject: 【重要】アカウント停止のお知らせ\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    "お客様のアカウントは一時停止されました。以下のURLから本人確認を行ってください。 "
+    "http://amaz0n-co-jp.verify-login.xyz/signin 24時間以内に手続きがない場合、"
+    "アカウントは削除されます。\r\n"
+).encode()
+
+
+def test_outbound_phishing_holds_the_account_and_its_next_mail() -> None:
+    """Mail the classifier calls phishing is quarantined and the account held."""
+    notified: list[Hold] = []
+    limiter = OutboundLimiter(MemoryOutboundStore(), POLICY, notified.append)
+    stages = [outbound_stage(limiter, lambda: T0, lambda m: b"amaz0n" in m.raw), decide]
+    phish = run_pipeline(stages, Message.parse(PHISH), _context(TAKEN, "b@example.test"))
+    assert phish.verdict is not None and phish.verdict.action is Action.QUARANTINE
+    assert [h.reason for h in notified] == ["PHISHING"]
+    after = run_pipeline(stages, MESSAGE, _context(TAKEN, "b@example.test"))
+    assert after.verdict is not None and after.verdict.action is Action.QUARANTINE
+
+
+def test_shipped_classifier_tells_outbound_phishing_from_ordinary_mail() -> None:
+    """The content model, as the submission milter uses it, flags the phishing sample only."""
+    judge = classifier_judge("weak")
+    assert judge(Message.parse(PHISH))
+    lunch = b"From: a@carrier.test\r\nSubject: lunch\r\n\r\nShall we have lunch at noon?\r\n"
+    assert not judge(Message.parse(lunch))

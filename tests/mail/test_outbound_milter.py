@@ -49,6 +49,8 @@ def milters(tmp_path: Path) -> Iterator[tuple[list[int], str]]:
                 str(THRESHOLD),
                 "--quarantine-dir",
                 str(tmp_path / f"q{n}"),
+                "--hold-on-phishing",
+                "off",
             ],
             stdout=subprocess.DEVNULL,
         )

@@ -253,6 +253,17 @@ class OutboundLimiter:
         self.policy = policy or OutboundPolicy()
         self.notify = notify
 
+    def hold(
+        self, account: str, reason: str, recipients: Sequence[str], now: float, message_id: str = ""
+    ) -> OutboundDecision:
+        """Hold ``account`` for ``reason`` (e.g. outbound phishing) and keep this mail."""
+        account = account.lower()
+        if self.store.hold(Hold(account, reason, now)):
+            self.notify(Hold(account, reason, now))
+        rcpts = tuple(r.lower() for r in recipients)
+        self.store.keep(HeldMail(account, message_id, rcpts, now))
+        return OutboundDecision(OutboundAction.HOLD, f"OUTBOUND_{reason}")
+
     def check(
         self, account: str, recipients: Sequence[str], now: float, message_id: str = ""
     ) -> OutboundDecision:
@@ -276,18 +287,30 @@ class OutboundLimiter:
         return OutboundDecision(OutboundAction.ACCEPT, count=sent)
 
 
-def outbound_stage(limiter: OutboundLimiter, clock: Callable[[], float] = time.time) -> Stage:
+PhishingJudge = Callable[[Message], bool]
+
+
+def outbound_stage(
+    limiter: OutboundLimiter,
+    clock: Callable[[], float] = time.time,
+    is_phishing: PhishingJudge | None = None,
+) -> Stage:
     """Submission mode: the envelope sender is the account (Postfix enforces
     ``smtpd_sender_login_maps``); a held account's mail is quarantined, over-rate mail
-    is refused for now."""
+    is refused for now. Outbound mail the classifier judges phishing holds the account:
+    a real account sending phishing has been taken over (M5)."""
 
     def limit(message: Message, context: CheckContext) -> CheckContext:
         envelope = context.envelope
         if not envelope.mail_from:
             return context
-        decision = limiter.check(
-            envelope.mail_from, envelope.recipients, clock(), message.get("Message-ID") or ""
-        )
+        message_id = message.get("Message-ID") or ""
+        now = clock()
+        decision = limiter.check(envelope.mail_from, envelope.recipients, now, message_id)
+        if decision.action is OutboundAction.ACCEPT and is_phishing and is_phishing(message):
+            decision = limiter.hold(
+                envelope.mail_from, "PHISHING", envelope.recipients, now, message_id
+            )
         if decision.action is OutboundAction.ACCEPT:
             return context
         if decision.action is OutboundAction.HOLD:
@@ -312,12 +335,14 @@ def outbound_stage(limiter: OutboundLimiter, clock: Callable[[], float] = time.t
 
 
 def submission_stages(
-    limiter: OutboundLimiter, clock: Callable[[], float] = time.time
+    limiter: OutboundLimiter,
+    clock: Callable[[], float] = time.time,
+    is_phishing: PhishingJudge | None = None,
 ) -> list[Stage]:
     """The submission milter's pipeline: the outbound limits, then the verdict."""
     from carrierguard.mail.verdict import decide
 
-    return [outbound_stage(limiter, clock), decide]
+    return [outbound_stage(limiter, clock, is_phishing), decide]
 
 
 def build_store(redis_url: str | None, prefix: str = "cg:outbound:") -> OutboundStore:
@@ -325,3 +350,18 @@ def build_store(redis_url: str | None, prefix: str = "cg:outbound:") -> Outbound
     if not redis_url:
         return MemoryOutboundStore()
     return RedisOutboundStore(redis.Redis.from_url(redis_url), prefix)
+
+
+def classifier_judge(strength: str = "weak") -> PhishingJudge:
+    """The phishing classifier as a judge; ``weak`` holds only on the most certain phishing,
+    since holding an account stops a customer's mail."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.scan import scan_bytes
+
+    model = model_io.load()
+
+    def judge(message: Message) -> bool:
+        result = scan_bytes("", message.raw, model, strength)
+        return result.category == "phishing" and result.verdict not in (None, "deliver")
+
+    return judge

@@ -246,6 +246,13 @@ def register(app: typer.Typer) -> None:
         ] = 600,
         quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
         redis_prefix: Annotated[str, typer.Option("--redis-prefix", hidden=True)] = "cg:outbound:",
+        phishing: Annotated[
+            str,
+            typer.Option(
+                "--hold-on-phishing",
+                help="フィッシング判定で保留 / hold on outbound phishing: weak|standard|strong|off",
+            ),
+        ] = "weak",
     ) -> None:
         """送信 (submission) 用 milter: 踏み台送信対策 / outbound abuse milter for submission.
 
@@ -259,11 +266,17 @@ def register(app: typer.Typer) -> None:
             OutboundLimiter,
             OutboundPolicy,
             build_store,
+            classifier_judge,
             submission_stages,
         )
         from carrierguard.mail.quarantine import QuarantineStore
         from carrierguard.mail.settings import MailSettings
 
+        if phishing not in ("weak", "standard", "strong", "off"):
+            raise InvalidInput(
+                "--hold-on-phishing must be weak, standard, strong or off",
+                message_ja="--hold-on-phishing は weak, standard, strong, off のいずれかです。",
+            )
         try:
             host, port = parse_listen(listen)
             policy = OutboundPolicy(per_minute, 60, new_recipients, new_window)
@@ -271,5 +284,7 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
         limiter = OutboundLimiter(build_store(redis_url, redis_prefix), policy)
         settings = MailSettings(quarantine_dir=quarantine_dir)
-        server = MilterServer(settings, submission_stages(limiter), QuarantineStore(quarantine_dir))
+        judge = None if phishing == "off" else classifier_judge(phishing)
+        stages = submission_stages(limiter, is_phishing=judge)
+        server = MilterServer(settings, stages, QuarantineStore(quarantine_dir))
         asyncio.run(serve_forever(server, host, port))
