@@ -10,24 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from tests.conftest import need
 from tests.mail.integration.servers import free_port, wait_for_port
 from tests.mail.milter.mta import connect, message_packets, optneg, read_reply, read_until_final
+from tests.mail.test_outbound import redis_prefix  # noqa: F401 (fixture)
 
 THRESHOLD = 50
 
 
 @pytest.fixture
-def milters(tmp_path: Path) -> Iterator[tuple[list[int], str]]:
-    client: redis.Redis[bytes] = redis.Redis(host="127.0.0.1", port=6379)
-    try:
-        up = bool(client.ping())
-    except redis.RedisError:
-        up = False
-    need(up, "Redis on 127.0.0.1:6379")
-    prefix = f"cg:test:{uuid.uuid4().hex}:"
+def milters(tmp_path: Path, redis_prefix: str) -> Iterator[tuple[list[int], str]]:  # noqa: F811
+    prefix = redis_prefix
     ports = [free_port(), free_port()]
     procs = [
         subprocess.Popen(
@@ -64,8 +57,6 @@ def milters(tmp_path: Path) -> Iterator[tuple[list[int], str]]:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
-        for key in client.scan_iter(match=prefix + "*"):
-            client.delete(key)
 
 
 async def _send(port: int, mail_from: str, rcpt: str) -> bytes:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
 import redis
 
 from carrierguard.mail.auth.author import AuthorDomain
@@ -22,7 +18,7 @@ from carrierguard.mail.reputation import (
     reputation_stage,
 )
 from carrierguard.mail.verdict import CheckContext
-from tests.conftest import need
+from tests.mail.test_outbound import redis_prefix  # noqa: F401 (fixture)
 
 T0 = 1_790_000_000.0
 
@@ -53,24 +49,10 @@ def test_memory_store_keeps_first_seen_and_counts() -> None:
     assert store.get("shop.test") == DomainStats("shop.test", T0, 2, 1, 1, 0)
 
 
-@pytest.fixture
-def redis_client() -> Iterator[tuple[redis.Redis[bytes], str]]:
-    client: redis.Redis[bytes] = redis.Redis(host="127.0.0.1", port=6379)
-    try:
-        up = bool(client.ping())
-    except redis.RedisError:
-        up = False
-    need(up, "Redis on 127.0.0.1:6379")
-    prefix = f"cg:test:{uuid.uuid4().hex}:"
-    yield client, prefix
-    for key in client.scan_iter(match=prefix + "*"):
-        client.delete(key)
-
-
-def test_two_redis_stores_share_one_history(redis_client: tuple[redis.Redis[bytes], str]) -> None:
+def test_two_redis_stores_share_one_history(redis_prefix: str) -> None:  # noqa: F811
     """Two milter processes see the same first-seen time and counts."""
-    client, prefix = redis_client
-    a = RedisReputationStore(client, prefix)
+    prefix = redis_prefix
+    a = RedisReputationStore(redis.Redis(host="127.0.0.1", port=6379), prefix)
     b = RedisReputationStore(redis.Redis(host="127.0.0.1", port=6379), prefix)
     a.observe("shop.test", T0, True)
     b.observe("shop.test", T0 + 10, True)
