@@ -1,9 +1,10 @@
 """Batch de-duplication: clusters of holder records that are one person, and a review list.
 
 Owns the batch job over an iterable of ``(holder_id, Person)``, so the store can
-stream the registry into it in chunks. Each record is normalised once; candidate
-pairs come only from shared blocking keys (sorted 64-bit hashes, never a scan of
-all pairs); each candidate pair goes through the same ``match`` rules as
+stream the registry into it in chunks. Each record is normalised to a few hashed
+blocking keys (optionally in worker processes); candidate pairs come only from
+shared keys (sorted 64-bit hashes, never a scan of all pairs), and only their
+records are normalised again and compared with the same ``match`` rules as
 screening. "same" edges are joined into clusters (union-find); "uncertain" pairs
 are listed for a person to decide. No I/O: progress is reported through a callback.
 
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from hashlib import blake2b
 from itertools import combinations, islice
 
 import numpy as np
@@ -110,36 +112,58 @@ def _candidate_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[set[tuple[
     return pairs, oversized
 
 
-Normalised = tuple[str, NormalizedPerson | str]
-"""A holder id with its normalised person, or the reason it could not be read."""
+Keyed = tuple[int, ...] | str
+"""The hashed blocking keys of one record, or the reason it could not be read."""
 
 
-def _normalise_chunk(chunk: list[tuple[str, Person]]) -> list[Normalised]:
-    out: list[Normalised] = []
-    for holder_id, person in chunk:
+def _key_hash(key: str) -> int:
+    # Not hash(): str hashes differ between processes, and workers hash keys too.
+    digest = blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & _HASH_MASK
+
+
+def _hash_chunk(chunk: list[Person]) -> list[Keyed]:
+    out: list[Keyed] = []
+    for person in chunk:
         try:
-            out.append((holder_id, normalize_person_once(person)))
+            norm = normalize_person_once(person)
         except InvalidInput as exc:
-            out.append((holder_id, exc.message))
+            out.append(exc.message)
+            continue
+        out.append(tuple(_key_hash(key) for key in dedupe_keys(norm)))
     return out
 
 
-def _normalised(records: Iterable[tuple[str, Person]], workers: int) -> Iterator[Normalised]:
-    """Normalise in order; with ``workers`` > 1, chunks go to a process pool, a few at a time."""
+def _keyed(
+    records: Iterable[tuple[str, Person]], workers: int
+) -> Iterator[tuple[str, Person, Keyed]]:
+    """Hash each record's keys, in order; with ``workers`` > 1 in a process pool.
+
+    Only small results (a few integers) come back from the workers, and only the
+    records found in a candidate pair are normalised again for comparison.
+    """
     source = iter(records)
     chunks = iter(lambda: list(islice(source, CHUNK)), [])
     if workers <= 1:
         for chunk in chunks:
-            yield from _normalise_chunk(chunk)
+            keyed = _hash_chunk([person for _, person in chunk])
+            for (holder_id, person), keys in zip(chunk, keyed, strict=True):
+                yield holder_id, person, keys
         return
     with ProcessPoolExecutor(workers) as pool:
-        pending: deque[Future[list[Normalised]]] = deque()
+        pending: deque[tuple[list[tuple[str, Person]], Future[list[Keyed]]]] = deque()
+
+        def drain() -> Iterator[tuple[str, Person, Keyed]]:
+            chunk, future = pending.popleft()
+            for (holder_id, person), keys in zip(chunk, future.result(), strict=True):
+                yield holder_id, person, keys
+
         for chunk in chunks:
-            pending.append(pool.submit(_normalise_chunk, chunk))
+            pending.append((chunk, pool.submit(_hash_chunk, [person for _, person in chunk])))
             if len(pending) > 2 * workers:
-                yield from pending.popleft().result()
+                yield from drain()
         while pending:
-            yield from pending.popleft().result()
+            yield from drain()
 
 
 def dedupe(
@@ -154,28 +178,30 @@ def dedupe(
     """
     report = progress or (lambda _phase, _done, _total: None)
     ids: list[str] = []
-    people: list[NormalizedPerson] = []
+    persons: list[Person] = []
     key_hashes: list[int] = []
     key_owners: list[int] = []
     skipped: list[tuple[str, str]] = []
-    for count, (holder_id, norm) in enumerate(_normalised(records, workers), start=1):
-        if isinstance(norm, str):
-            skipped.append((holder_id, norm))
+    for count, (holder_id, person, keys) in enumerate(_keyed(records, workers), start=1):
+        if isinstance(keys, str):
+            skipped.append((holder_id, keys))
             continue
-        index = len(people)
+        index = len(persons)
         ids.append(holder_id)
-        people.append(norm)
-        for key in dedupe_keys(norm):
-            key_hashes.append(hash(key) & _HASH_MASK)
-            key_owners.append(index)
+        persons.append(person)
+        key_hashes.extend(keys)
+        key_owners.extend([index] * len(keys))
         if count % 10_000 == 0:
             report("normalise", count, 0)
-    report("normalise", len(people) + len(skipped), len(people) + len(skipped))
+    report("normalise", len(persons) + len(skipped), len(persons) + len(skipped))
 
     pairs, oversized = _candidate_pairs(
         np.asarray(key_hashes, dtype=np.int64), np.asarray(key_owners, dtype=np.int64)
     )
     del key_hashes, key_owners
+    people: dict[int, NormalizedPerson] = {}
+    for index in sorted({i for pair in pairs for i in pair}):
+        people[index] = normalize_person_once(persons[index])
     union = _UnionFind()
     edge_scores: dict[int, float] = {}
     uncertain: list[UncertainPair] = []
@@ -201,7 +227,7 @@ def dedupe(
         clusters.append(Cluster(tuple(ids[m] for m in everyone), low))
     clusters.sort(key=lambda c: c.holder_ids)
     return DedupeReport(
-        records=len(people),
+        records=len(persons),
         comparisons=total,
         clusters=tuple(clusters),
         uncertain=tuple(uncertain),
