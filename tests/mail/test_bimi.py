@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typer.testing import CliRunner
 
+from carrierguard.cli.main import app
 from carrierguard.mail.auth.author import AuthorDomain
 from carrierguard.mail.auth.check import AuthReport, Envelope
 from carrierguard.mail.auth.dkim import ArcResult
@@ -298,3 +302,24 @@ def test_an_unsafe_logo_adds_no_headers() -> None:
     bad = _logo(circle=b"<script>x()</script>")
     out = bimi_stage(RESOLVER, lambda url: bad)(MESSAGE, _context("quarantine"))
     assert out.add_headers == ()
+
+
+def test_bimi_check_command_validates_logo_and_vmc(ca: Ca, tmp_path: Path) -> None:
+    """``mail bimi-check`` passes a good logo with its VMC and names the failure otherwise."""
+    logo, vmc, root = tmp_path / "logo.svg", tmp_path / "vmc.pem", tmp_path / "root.pem"
+    logo.write_bytes(LOGO)
+    pem = serialization.Encoding.PEM
+    vmc.write_bytes(_vmc(ca, LOGO).public_bytes(pem) + ca.intermediate.public_bytes(pem))
+    root.write_bytes(ca.root.public_bytes(pem))
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["mail", "bimi-check", str(logo), "--vmc", str(vmc), "--trust", str(root)]
+    )
+    assert ok.exit_code == 0 and json.loads(ok.output) == {
+        "result": "pass",
+        "svg": "pass",
+        "vmc": "pass",
+    }
+    logo.write_bytes(_logo(box=b'viewBox="0 0 10 20"'))
+    bad = runner.invoke(app, ["mail", "bimi-check", str(logo)])
+    assert bad.exit_code == 1 and json.loads(bad.output)["code"] == "SVG_NOT_SQUARE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import uuid
 from collections.abc import Iterator
@@ -189,3 +190,23 @@ def test_shipped_classifier_tells_outbound_phishing_from_ordinary_mail() -> None
     assert judge(Message.parse(PHISH))
     lunch = b"From: a@carrier.test\r\nSubject: lunch\r\n\r\nShall we have lunch at noon?\r\n"
     assert not judge(Message.parse(lunch))
+
+
+def test_operator_lists_held_mail_and_releases_the_account(redis_prefix: str) -> None:
+    """``mail outbound-held`` lists held mail with the reason and ``--release`` lifts the hold."""
+    from typer.testing import CliRunner
+
+    from carrierguard.cli.main import app
+
+    store = RedisOutboundStore(redis.Redis(host="127.0.0.1", port=6379), redis_prefix)
+    limiter = OutboundLimiter(store, OutboundPolicy(new_recipients_per_window=1), lambda h: None)
+    limiter.check(TAKEN, ["a@x.test", "b@x.test"], T0, "<m1@carrier.test>")
+    args = ["mail", "outbound-held", "--redis", "redis://127.0.0.1:6379/0"]
+    args += ["--redis-prefix", redis_prefix]
+    listed = CliRunner().invoke(app, args)
+    assert listed.exit_code == 0, listed.output
+    row = json.loads(listed.output.splitlines()[0])
+    assert (row["account"], row["reason"], row["held"]) == (TAKEN, "NEW_RECIPIENT_BURST", True)
+    released = CliRunner().invoke(app, [*args, "--release", TAKEN])
+    assert json.loads(released.output.splitlines()[0]) == {"released": TAKEN}
+    assert store.holding(TAKEN) is None

@@ -189,9 +189,11 @@ def register(app: typer.Typer) -> None:
         if output == "html":
             typer.echo(to_html(postures, datetime.now(UTC)), nl=False)
             return
-        table = Table(*COLUMNS[:-1])
+        shown = [c for c in COLUMNS if c not in ("rua", "findings")]
+        table = Table(*shown)
         for p in postures:
-            table.add_row(*list(row(p).values())[:-1])
+            cells = row(p)
+            table.add_row(*(cells[c] for c in shown))
         console = Console()
         console.print(table)
         for line in summary_line(summarise(postures)):
@@ -288,3 +290,32 @@ def register(app: typer.Typer) -> None:
         stages = submission_stages(limiter, is_phishing=judge)
         server = MilterServer(settings, stages, QuarantineStore(quarantine_dir))
         asyncio.run(serve_forever(server, host, port))
+
+    @app.command("outbound-held")
+    def outbound_held(
+        redis_url: Annotated[str | None, typer.Option("--redis")] = None,
+        release: Annotated[
+            list[str] | None, typer.Option("--release", help="保留解除 / release ACCOUNT")
+        ] = None,
+        redis_prefix: Annotated[str, typer.Option("--redis-prefix", hidden=True)] = "cg:outbound:",
+    ) -> None:
+        """保留中の送信アカウントとメール (JSON 行) / held accounts and mail as JSON lines."""
+        from dataclasses import asdict
+
+        from carrierguard.mail.outbound import build_store
+
+        if not redis_url:
+            raise InvalidInput(
+                "held accounts are shared through Redis: give --redis",
+                message_ja="保留情報は Redis にあります。--redis を指定してください。",
+            )
+        store = build_store(redis_url, redis_prefix)
+        for account in release or []:
+            store.release(account.lower())
+            typer.echo(json.dumps({"released": account.lower()}))
+        for mail in store.held_mail():
+            held = store.holding(mail.account)
+            record = {**asdict(mail), "held": held is not None}
+            if held is not None:
+                record["reason"] = held.reason
+            typer.echo(json.dumps(record, ensure_ascii=False))
