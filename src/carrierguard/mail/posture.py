@@ -387,6 +387,15 @@ def findings(p: DomainPosture) -> list[Finding]:
                 f"DMARC record {p.dmarc.state}.",
             )
         )
+    elif p.dmarc.testing and p.dmarc.p in ENFORCING:
+        out.append(
+            Finding(
+                "DMARC_TESTING_MODE",
+                "warning",
+                f"DMARC は p={p.dmarc.p} ですが t=y (テストモード) のため一段緩く扱われます。",
+                f"DMARC p={p.dmarc.p} with t=y (testing): receivers apply one step less.",
+            )
+        )
     elif not p.dmarc.enforcing:
         out.append(
             Finding(

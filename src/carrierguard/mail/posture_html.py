@@ -37,6 +37,23 @@ COLUMNS = (
     "bimi",
     "findings",
 )
+HEADINGS = {
+    "domain": "ドメイン / domain",
+    "dmarc": "DMARC",
+    "p": "p",
+    "sp": "sp",
+    "np": "np",
+    "t": "t",
+    "rua": "集計レポート先 / rua",
+    "spf_valid": "SPF 有効 / valid",
+    "spf_lookups": "SPF 参照数 / lookups",
+    "spf_void": "SPF 空参照 / void",
+    "dkim": "DKIM 鍵 / keys",
+    "mta_sts": "MTA-STS",
+    "tls_rpt": "TLS-RPT",
+    "bimi": "BIMI",
+    "findings": "指摘 / findings",
+}
 _COLOURS = {"reject": "#1b7f3b", "quarantine": "#5aa64f", "none": "#e0a526"}
 
 
@@ -109,9 +126,15 @@ def chart(s: PostureSummary) -> str:
 def to_html(postures: list[DomainPosture], generated: datetime) -> str:
     s = summarise(postures)
     ja, en = summary_line(s)
-    head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
+    head = "".join(f"<th>{escape(HEADINGS[c])}</th>" for c in COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row(p).values()) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{escape(v)}</td>" for v in list(row(p).values())[:-1])
+        + "<td>"
+        + "<br>".join(
+            f"{escape(f.message_ja)}<br><small>{escape(f.message_en)}</small>" for f in p.findings
+        )
+        + "</td></tr>"
         for p in postures
     )
     return (
