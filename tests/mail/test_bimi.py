@@ -28,6 +28,7 @@ from carrierguard.mail.bimi import (
     BimiRecordError,
     BimiValidationError,
     bimi_stage,
+    https_fetch,
     parse_bimi_record,
     validate_svg,
     validate_vmc,
@@ -323,3 +324,33 @@ def test_bimi_check_command_validates_logo_and_vmc(ca: Ca, tmp_path: Path) -> No
     logo.write_bytes(_logo(box=b'viewBox="0 0 10 20"'))
     bad = runner.invoke(app, ["mail", "bimi-check", str(logo)])
     assert bad.exit_code == 1 and json.loads(bad.output)["code"] == "SVG_NOT_SQUARE"
+
+
+def test_with_trust_anchors_a_valid_vmc_is_required(ca: Ca) -> None:
+    """Given anchors, headers need an a= certificate that vouches for the logo."""
+    pem = serialization.Encoding.PEM
+    chain = _vmc(ca, LOGO).public_bytes(pem) + ca.intermediate.public_bytes(pem)
+    files = {"https://example.test/l.svg": LOGO, "https://example.test/v.pem": chain}
+    record = b"v=BIMI1; l=https://example.test/l.svg; a=https://example.test/v.pem"
+    with_vmc = StaticResolver.of(
+        [StaticRecord("default._bimi.example.test", "TXT", Txt((record,)))]
+    )
+    stage = bimi_stage(with_vmc, files.__getitem__, [ca.root], lambda: NOW)
+    assert "BIMI-Indicator" in dict(stage(MESSAGE, _context("reject")).add_headers)
+    without = bimi_stage(RESOLVER, files.__getitem__, [ca.root], lambda: NOW)
+    assert without(MESSAGE, _context("reject")).add_headers == ()
+
+
+def test_https_fetch_refuses_plain_http_and_oversize_bodies() -> None:
+    """The fetcher only speaks https and stops reading past its ceiling."""
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"x" * 2000 if "big" in request.url.path else LOGO)
+
+    fetch = https_fetch(httpx.Client(transport=httpx.MockTransport(handler)), max_bytes=1000)
+    assert fetch("https://example.test/logo.svg") == LOGO
+    with pytest.raises(OSError):
+        fetch("https://example.test/big.svg")
+    with pytest.raises(OSError):
+        fetch("http://example.test/logo.svg")

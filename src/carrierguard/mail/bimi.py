@@ -18,8 +18,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
@@ -333,11 +334,41 @@ def lookup_bimi(resolver: Resolver, domain: str, selector: str = "default") -> B
         return None
 
 
-def bimi_stage(resolver: Resolver, fetch: Fetch) -> Stage:
+def https_fetch(
+    client: httpx.Client | None = None, *, timeout: float = 5.0, max_bytes: int = 256 * 1024
+) -> Fetch:
+    """The real ``Fetch``: an https GET with a timeout and a size ceiling (httpx)."""
+    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def fetch(url: str) -> bytes:
+        if not url.lower().startswith("https://"):
+            raise OSError(f"not https: {url}")
+        try:
+            with http.stream("GET", url) as response:
+                response.raise_for_status()
+                data = b""
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise OSError(f"{url}: larger than {max_bytes} bytes")
+                return data
+        except httpx.HTTPError as exc:
+            raise OSError(f"{url}: {exc}") from exc
+
+    return fetch
+
+
+def bimi_stage(
+    resolver: Resolver,
+    fetch: Fetch,
+    anchors: Sequence[x509.Certificate] = (),
+    clock: Callable[[], datetime] | None = None,
+) -> Stage:
     """Add BIMI-Location and BIMI-Indicator when DMARC passed at quarantine or reject.
 
-    The logo is fetched through ``fetch`` and must pass the SVG profile; any problem
-    means no headers, never a different verdict.
+    The logo is fetched through ``fetch`` and must pass the SVG profile. With trust
+    ``anchors`` given, a mark certificate (``a=``) is required and must vouch for the
+    logo. Any problem means no headers, never a different verdict.
     """
 
     def add_bimi(message: Message, context: CheckContext) -> CheckContext:
@@ -359,6 +390,11 @@ def bimi_stage(resolver: Resolver, fetch: Fetch) -> Stage:
         try:
             svg = fetch(bimi.location)
             validate_svg(svg)
+            if anchors:
+                if not bimi.authority:
+                    return context
+                now = clock() if clock else datetime.now(UTC)
+                validate_vmc(load_pem_chain(fetch(bimi.authority)), anchors, svg, now)
         except (OSError, BimiValidationError):
             return context
         location = f"v=BIMI1; l={bimi.location}" + (
