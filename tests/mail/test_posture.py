@@ -75,6 +75,12 @@ def test_broken_spf_records_are_named(
     assert error in postures[domain].spf.error
 
 
+def test_deprecated_ptr_mechanism_is_flagged(postures: dict[str, DomainPosture]) -> None:
+    """ptr is valid syntax but deprecated: a warning, not an error."""
+    spf_ptr = postures["spf-ptr.test"]
+    assert spf_ptr.spf.valid and "SPF_PTR_USED" in [f.code for f in spf_ptr.findings]
+
+
 def test_redirect_is_followed_and_counted(postures: dict[str, DomainPosture]) -> None:
     """redirect= costs one lookup and its target's record is checked."""
     spf = postures["spf-redirect.test"].spf

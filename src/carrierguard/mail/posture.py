@@ -378,6 +378,15 @@ def findings(p: DomainPosture) -> list[Finding]:
         )
     elif p.spf.all_qualifier == "+":
         out.append(Finding("SPF_PASS_ALL", "error", "SPF が +all です。", "SPF ends in +all."))
+    if p.spf.record and re.search(r"(^|\s)[+\-~?]?ptr\b", p.spf.record, re.IGNORECASE):
+        out.append(
+            Finding(
+                "SPF_PTR_USED",
+                "warning",
+                "SPF の ptr は非推奨です (RFC 7208 5.5)。",
+                "SPF ptr is deprecated (RFC 7208 section 5.5).",
+            )
+        )
     if p.dmarc.state != "found":
         out.append(
             Finding(
