@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from rapidfuzz.distance import Levenshtein
@@ -45,6 +45,9 @@ class Catalogue:
     official_index: frozenset[str]
     token_pattern: re.Pattern[str]
     token_brand: tuple[tuple[str, str], ...]  # (folded token, brand name), longest first
+    alias_pattern: re.Pattern[str]  # every alias, matched in compacted text
+    strict_pattern: re.Pattern[str]  # every strict word, matched in normalised text
+    by_alias: dict[str, tuple[int, ...]]  # alias or strict word -> brand positions
 
 
 def parse_catalogue(text: str) -> Catalogue:
@@ -67,7 +70,20 @@ def parse_catalogue(text: str) -> Catalogue:
         {(t.translate(_HOMOGLYPHS), b.name) for b in brands for t in b.tokens if len(t) >= 3},
         key=lambda p: -len(p[0]),
     )
+    by_alias: dict[str, list[int]] = {}
+    for i, b in enumerate(brands):
+        for word in (*b.aliases, *b.strict):
+            by_alias.setdefault(word, []).append(i)
+    aliases = sorted({a for b in brands for a in b.aliases}, key=len, reverse=True)
+    stricts = sorted({w for b in brands for w in b.strict}, key=len, reverse=True)
     return Catalogue(
+        alias_pattern=re.compile("|".join(re.escape(a) for a in aliases) or "(?!)"),
+        strict_pattern=re.compile(
+            r"(?<![A-Za-z0-9])(?:"
+            + ("|".join(re.escape(w) for w in stricts) or "(?!)")
+            + r")(?![A-Za-z0-9])"
+        ),
+        by_alias={k: tuple(v) for k, v in by_alias.items()},
         brands=tuple(brands),
         not_lookalike=frozenset(data.get("not_lookalike", [])),
         official_index=frozenset(d for b in brands for d in b.domains),
@@ -83,21 +99,21 @@ def default_catalogue() -> Catalogue:
     return parse_catalogue(ref.read_text(encoding="utf-8"))
 
 
-@cache
-def _strict_pattern(word: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(word) + r"(?![A-Za-z0-9])")
-
-
 def find_brands(text: str, catalogue: Catalogue) -> tuple[Brand, ...]:
-    """Brands named in ``text`` (already normalised)."""
+    """Brands named in ``text`` (already normalised), in catalogue order.
+
+    Aliases are found with one alternation over the compacted text; since a shorter alias
+    may hide inside a longer match, every alias that occurs is also checked directly.
+    """
     compact = compact_for_matching(text)
-    found = []
-    for brand in catalogue.brands:
-        if any(a in compact for a in brand.aliases) or any(
-            _strict_pattern(w).search(text) for w in brand.strict
-        ):
-            found.append(brand)
-    return tuple(found)
+    hits: set[int] = set()
+    if catalogue.alias_pattern.search(compact):
+        for alias, positions in catalogue.by_alias.items():
+            if alias in compact:
+                hits.update(positions)
+    for m in catalogue.strict_pattern.finditer(text):
+        hits.update(catalogue.by_alias.get(m.group(0), ()))
+    return tuple(catalogue.brands[i] for i in sorted(hits))
 
 
 def domain_matches(domain: str, official: str) -> bool:
@@ -124,9 +140,14 @@ def official_anywhere(domain: str, catalogue: Catalogue) -> bool:
 def lookalike_of(host: str, catalogue: Catalogue) -> str | None:
     """Name of the brand whose domain ``host`` imitates, or None.
 
-    Official domains and shared infrastructure are never lookalikes.
+    Official domains and shared infrastructure are never lookalikes. Cached per host: the
+    same hosts recur across messages.
     """
-    host = host.lower().rstrip(".")
+    return _lookalike(host.lower().rstrip("."), catalogue)
+
+
+@lru_cache(maxsize=65536)
+def _lookalike(host: str, catalogue: Catalogue) -> str | None:
     if not host or official_anywhere(host, catalogue):
         return None
     if any(s in catalogue.not_lookalike for s in _suffixes(host)):

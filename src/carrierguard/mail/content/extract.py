@@ -24,7 +24,7 @@ from carrierguard.mail.content.normalize import normalize_text
 
 MAX_BYTES = 32 * 1024 * 1024
 MAX_PARTS = 256
-MAX_TEXT = 100_000
+MAX_TEXT = 20_000
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 _BARE_URL = re.compile(
@@ -117,8 +117,8 @@ def _charset(part: Message, data: bytes, html: bool) -> str | None:
 
 def _similar(a: str, b: str) -> bool:
     """Cheap test that two renderings (text/plain and text/html) say the same thing."""
-    sa = {a[i : i + 3] for i in range(0, min(len(a), 1500) - 2)}
-    sb = {b[i : i + 3] for i in range(0, min(len(b), 1500) - 2)}
+    sa = {a[i : i + 3] for i in range(0, min(len(a), 600) - 2)}
+    sb = {b[i : i + 3] for i in range(0, min(len(b), 600) - 2)}
     if not sa or not sb:
         return not sa and not sb
     return len(sa & sb) / len(sa | sb) >= 0.5
@@ -187,8 +187,9 @@ def read_message(data: bytes) -> MailText:
         else:
             plains.append(relay.strip_footers(decoded.text))
 
-    plain = normalize_text("\n".join(plains))
-    html = normalize_text("\n".join(htmls))
+    # Only the start of a long body is read: evidence and model look at 20,000 characters.
+    plain = normalize_text("\n".join(plains)[: MAX_TEXT * 2])
+    html = normalize_text("\n".join(htmls)[: MAX_TEXT * 2])
     body = plain if plain else html
     if plain and html and not _similar(plain, html):
         body = plain + "\n" + html
