@@ -18,6 +18,12 @@ from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, 
 from carrierguard.mail.message import Message
 from carrierguard.mail.milter.server import ResultSink
 from carrierguard.mail.milter.session import MilterSession
+from carrierguard.mail.reputation import (
+    MemoryReputationStore,
+    RedisReputationStore,
+    ReputationStore,
+    reputation_stage,
+)
 from carrierguard.mail.settings import (
     DEFAULT_DNS_TIMEOUT,
     DEFAULT_QUARANTINE_DIR,
@@ -138,6 +144,19 @@ def milter(
     report_sender: Annotated[str, typer.Option("--report-sender")] = "",
     smtp_host: Annotated[str, typer.Option("--smtp-host")] = "127.0.0.1",
     smtp_port: Annotated[int, typer.Option("--smtp-port")] = 25,
+    bimi: Annotated[
+        bool,
+        typer.Option(
+            "--bimi", help="BIMI ヘッダーを付与 / add BIMI headers on enforced DMARC pass"
+        ),
+    ] = False,
+    reputation_redis: Annotated[
+        str | None,
+        typer.Option(
+            "--reputation-redis",
+            help="送信ドメイン評判の共有先 / Redis URL shared by milter processes (default: memory)",
+        ),
+    ] = None,
 ) -> None:
     """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters.
 
@@ -167,6 +186,11 @@ def milter(
         raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
     stages = standard_stages(resolver, settings)
+    stages.insert(-1, reputation_stage(_reputation_store(reputation_redis)))
+    if bimi:
+        from carrierguard.mail.bimi import bimi_stage, https_fetch
+
+        stages.insert(-1, bimi_stage(resolver, https_fetch()))
     if dkim_key:
         internal = AllowList.parse(internal_network or [])
         stages.insert(0, signing_stage(_signers(dkim_key), internal))
@@ -202,6 +226,15 @@ def milter(
         settings, stages, QuarantineStore(quarantine_dir), on_result=on_result if sinks else None
     )
     asyncio.run(serve_forever(server, host, port))
+
+
+def _reputation_store(url: str | None) -> ReputationStore:
+    """Domain reputation in Redis when several milter processes run, else in memory."""
+    if url is None:
+        return MemoryReputationStore()
+    import redis
+
+    return RedisReputationStore(redis.Redis.from_url(url))
 
 
 def _signers(specs: list[str]) -> dict[str, DkimSigner]:
