@@ -165,8 +165,10 @@ class ScreeningService:
                 ),
                 now,
             )
+            new_lines: list[LineRecord] = []
+            case_id: int | None = None
             if decision.outcome is not Outcome.REFUSE:
-                tx.insert_lines(
+                new_lines = tx.insert_lines(
                     holder_id=holder_id,
                     application_id=application_id,
                     sim_types=[r.sim_type for r in application.lines],
@@ -177,7 +179,7 @@ class ScreeningService:
                     now=now,
                 )
             if decision.outcome is Outcome.REVIEW:
-                open_case(
+                case_id = open_case(
                     tx.conn,
                     application_id=application_id,
                     holder_id=holder_id,
@@ -188,7 +190,20 @@ class ScreeningService:
                 )
             if idempotency_key is not None:
                 tx.complete_idempotency_key(key_owner, idempotency_key, application_id)
-            record = tx.application(application_id)
+            # Built from what was just written (the same as reading it back, one query less).
+            record = ApplicationRecord(
+                application_id=application_id,
+                holder_id=holder_id,
+                channel=application.channel,
+                state=state,
+                outcome=decision.outcome,
+                reasons=decision.reasons,
+                lines=tuple(new_lines),
+                escalate_to_hq=decision.escalate_to_hq,
+                requires_actual_users=decision.requires_actual_users,
+                created_at=now,
+                case_id=case_id,
+            )
             # Last, so that the chain's lock is held as briefly as possible.
             audit.append(
                 tx.conn,

@@ -37,8 +37,11 @@ def create_store_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql":
+        # No pre-ping: it costs a round trip per transaction. A connection the server
+        # dropped fails one request with STORE_UNAVAILABLE (clients retry with their
+        # Idempotency-Key); pool_recycle keeps connections younger than server timeouts.
         return create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
         )
     raise StoreUnavailable(
         f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://",

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text, update
@@ -304,9 +304,12 @@ class RegistryTx:
         state: LineState,
         opened_on: date,
         now: datetime,
-    ) -> None:
-        self.conn.execute(
-            lines.insert(),
+    ) -> list[LineRecord]:
+        """Insert the lines and return them in request order."""
+        rows = self.conn.execute(
+            lines.insert().returning(
+                lines.c.id, lines.c.sim_type, lines.c.state, sort_by_parameter_order=True
+            ),
             [
                 {
                     "holder_id": holder_id,
@@ -320,6 +323,7 @@ class RegistryTx:
                 for sim in sim_types
             ],
         )
+        return [_line(r) for r in rows]
 
     def application(self, application_id: int) -> ApplicationRecord:
         row = self.conn.execute(
@@ -345,7 +349,10 @@ class RegistryTx:
             lines=tuple(_line(r) for r in found),
             escalate_to_hq=row.escalate_to_hq,
             requires_actual_users=row.requires_actual_users,
-            created_at=row.created_at,
+            # SQLite hands datetimes back without their zone; every stamp we write is UTC.
+            created_at=row.created_at
+            if row.created_at.tzinfo
+            else row.created_at.replace(tzinfo=UTC),
             case_id=self.conn.execute(
                 select(cases.c.id).where(cases.c.application_id == application_id)
             ).scalar_one_or_none(),
