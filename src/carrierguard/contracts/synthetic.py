@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from carrierguard.contracts.book import BOOK_HEADER
+from carrierguard.contracts.corporate import corporate_check_digit
 
 SURNAMES = (
     "佐藤 サトウ",
@@ -87,7 +88,8 @@ def synthetic_rows(holders: int, *, seed: int = 7) -> Iterator[list[str]]:
         corporate = i % 50 == 49
         if corporate:
             kind, name, kana, birth_s = "corporate", f"株式会社サンプル{i}", "", ""
-            corp = f"{i:013d}"
+            base = f"{i:012d}"
+            corp = f"{corporate_check_digit(base)}{base}"  # a valid check digit
         else:
             kind, name, kana = "individual", f"{surname} {given}", f"{s_kana} {g_kana}"
             birth_s, corp = birth.isoformat(), ""
