@@ -94,5 +94,13 @@ def test_public_api_is_listed() -> None:
     """__all__ names the functions screening relies on."""
     import carrierguard.identity as identity
 
-    for name in ("match", "blocking_keys", "normalized_identity_key", "Person", "MatchResult"):
+    public = (
+        "match",
+        "blocking_keys",
+        "normalized_identity_key",
+        "Person",
+        "MatchResult",
+        "dedupe",
+    )
+    for name in public:
         assert name in identity.__all__

@@ -10,12 +10,15 @@ Public API (kept stable for screening and the CLI):
   (``dob:YYYY-MM-DD`` and a phonetic key of the name).
 - ``normalized_identity_key(name, birth_date) -> str``: the exact key screening indexes a
   holder by: normalised name without spaces, ``|``, ISO birth date.
+- ``dedupe(records, progress=None, *, workers=1) -> DedupeReport``: the batch job over an
+  iterable of ``(holder_id, Person)``: clusters of one person and uncertain pairs.
 - ``normalize_person``, ``parse_date``, ``normalize_name``, ``normalize_address``: the
   normalisation steps, for display and tests.
 """
 
 from carrierguard.identity.addresses import NormalizedAddress, normalize_address
 from carrierguard.identity.dates import parse_date
+from carrierguard.identity.dedupe import Cluster, DedupeReport, UncertainPair, dedupe
 from carrierguard.identity.matching import (
     blocking_keys,
     match,
@@ -32,13 +35,17 @@ from carrierguard.identity.model import (
 from carrierguard.identity.names import NormalizedName, normalize_name
 
 __all__ = [
+    "Cluster",
+    "DedupeReport",
     "MatchResult",
     "NormalizedAddress",
     "NormalizedName",
     "NormalizedPerson",
     "Outcome",
     "Person",
+    "UncertainPair",
     "blocking_keys",
+    "dedupe",
     "match",
     "match_normalized",
     "normalize_address",
