@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -156,6 +157,20 @@ def _holders_jsonl(stream: TextIO, name: str) -> Iterator[tuple[str, Person]]:
         yield str(row["holder_id"]), _person(row, "holder", (name, number))
 
 
+def _registry_holders(db: str) -> Iterator[tuple[str, Person]]:
+    """Individual holders of the registry at ``db``, unsealed one chunk at a time."""
+    from carrierguard.config import Settings
+    from carrierguard.contracts.identity_link import as_person
+    from carrierguard.crypto import DataProtector
+    from carrierguard.store.engine import create_store_engine
+    from carrierguard.store.registry import sealed_individuals
+
+    settings = Settings.from_env(db_url=db)
+    protector = DataProtector(settings.resolved_data_key())
+    for holder_id, pii in sealed_individuals(create_store_engine(settings.db_url)):
+        yield str(holder_id), as_person(protector.open(pii))
+
+
 def _review_lines(report: DedupeReport) -> Iterator[dict[str, object]]:
     for cluster in report.clusters:
         yield {
@@ -178,8 +193,13 @@ def _review_lines(report: DedupeReport) -> Iterator[dict[str, object]]:
 
 @app.command("dedupe")
 def dedupe_command(
-    input: Path = typer.Option(
-        ..., "--input", "-i", help="Holders: import CSV (DESIGN.md) or JSONL with holder_id."
+    input: Path | None = typer.Option(
+        None, "--input", "-i", help="Holders: import CSV (DESIGN.md) or JSONL with holder_id."
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Or the registry itself (database URL; personal data unsealed in chunks).",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Review list (JSONL); stdout when omitted."
@@ -187,10 +207,20 @@ def dedupe_command(
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes that normalise."),
 ) -> None:
     """同一人物の名寄せ / Find holders who are one person; write a review list (JSON lines)."""
-    name = str(input)
-    stream = _open(input)
-    reader = _holders_jsonl if input.suffix in (".jsonl", ".ndjson") else _holders_csv
+    if (input is None) == (db is None):
+        raise InvalidInput(
+            "give exactly one of --input FILE or --db URL",
+            message_ja="--input FILE と --db URL のどちらか一方を指定してください。",
+        )
     console = Console(stderr=True)
+    if db is not None:
+        stream: Any = contextlib.nullcontext()
+        records: Iterable[tuple[str, Person]] = _registry_holders(db)
+    else:
+        assert input is not None
+        stream = _open(input)
+        reader = _holders_jsonl if input.suffix in (".jsonl", ".ndjson") else _holders_csv
+        records = reader(stream, str(input))
     with (
         stream,
         Progress(
@@ -209,7 +239,7 @@ def dedupe_command(
                 tasks[phase] = bar.add_task(label, total=total or None)
             bar.update(tasks[phase], completed=done, total=total or None)
 
-        report = dedupe(reader(stream, name), progress, workers=workers)
+        report = dedupe(records, progress, workers=workers)
     out = sys.stdout if output is None else output.open("w", encoding="utf-8")
     try:
         for line in _review_lines(report):

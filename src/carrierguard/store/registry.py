@@ -433,3 +433,22 @@ class RegistryTx:
 
 def _line(row: Any) -> LineRecord:
     return LineRecord(line_id=row.id, sim_type=SimType(row.sim_type), state=LineState(row.state))
+
+
+def sealed_individuals(engine: Engine, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
+    """Every individual holder's id and sealed fields, in id order, one chunk per query."""
+    last = 0
+    with engine.connect().execution_options(**READ_ONLY) as conn:
+        while True:
+            with conn.begin():
+                rows = conn.execute(
+                    select(holders.c.id, holders.c.pii)
+                    .where(holders.c.id > last, holders.c.kind == HolderKind.INDIVIDUAL.value)
+                    .order_by(holders.c.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield int(r.id), bytes(r.pii)
+            last = int(rows[-1].id)
