@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.lines import SimType
@@ -14,6 +15,8 @@ from carrierguard.contracts.model import (
     LineRequest,
 )
 from carrierguard.identity import parse_date
+from carrierguard.store.importer import BookImporter
+from tests.integration.live import write_book
 from tests.store.test_screening_store import service_for
 
 
@@ -71,3 +74,33 @@ def test_a_namesake_elsewhere_is_a_different_person(db_url: str) -> None:
     b = svc.screen(apply(person("佐藤 花子", "1990-01-02", "福岡県福岡市博多区博多駅前2-2"))).record
     assert b.holder_id != a.holder_id
     assert b.outcome is Outcome.APPROVE
+
+
+def test_imported_legacy_holder_is_a_candidate_for_a_new_spelling(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A katakana-only holder from the imported book is found when the applicant writes kanji."""
+    svc = service_for(db_url)
+    rows = [
+        [
+            "individual",
+            "タカハシ イチロウ",
+            "",
+            "1985-04-01",
+            "東京都千代田区千代田1-1",
+            "",
+            "",
+            "voice",
+            "active",
+            "2019-01-01",
+        ]
+    ] * 5
+    report = BookImporter(svc.registry.engine, svc.protector).import_file(
+        write_book(tmp_path / "book.csv", rows)
+    )
+    assert report.imported == 5
+    modern = person("高橋 一郎", "1985-04-01", "東京都千代田区千代田1-1", kana="タカハシ イチロウ")
+    answer = svc.screen(apply(modern)).record
+    assert answer.outcome is not Outcome.APPROVE
+    codes = {r.code for r in answer.reasons}
+    assert answer.holder_id == 1 or "IDENTITY_AMBIGUOUS" in codes

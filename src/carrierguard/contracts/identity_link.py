@@ -18,13 +18,7 @@ from carrierguard.contracts.assurance_reasons import Finding
 from carrierguard.contracts.model import HolderIdentity, HolderKind
 from carrierguard.errors import CarrierGuardError
 from carrierguard.identity import Outcome as MatchOutcome
-from carrierguard.identity import (
-    Person,
-    blocking_keys,
-    match,
-    normalize_person,
-    normalized_identity_key,
-)
+from carrierguard.identity import Person, match, normalize_name, normalized_identity_key
 
 
 def identity_string(holder: HolderIdentity) -> str:
@@ -51,24 +45,21 @@ def as_person(fields: Mapping[str, str | None]) -> Person:
 
 
 def candidate_strings(holder: HolderIdentity) -> tuple[str, ...]:
-    """Keys that candidates share with the applicant: birth date plus phonetic or written name."""
+    """Keys that candidates share with the applicant: birth date plus phonetic or written name.
+
+    Only the name is normalised (cheap and cached), so the importer can afford it per holder.
+    """
     if holder.kind is not HolderKind.INDIVIDUAL or holder.birth_date is None:
         return ()
-    person = Person(
-        name=holder.name,
-        birth_date=holder.birth_date,
-        address=holder.address or "",
-        name_kana=holder.name_kana,
-        postal_code=holder.postal_code,
-    )
     try:
-        norm = normalize_person(person)
-        keys = set(blocking_keys(norm))
-        keys.add(f"nm:{norm.name.full}")
+        name = normalize_name(holder.name, holder.name_kana)
     except (CarrierGuardError, ValueError):
         return ()
     dob = f"dob:{holder.birth_date.isoformat()}"
-    return tuple(sorted(f"{dob}|{k}" for k in keys if not k.startswith("dob:")))
+    keys = {f"{dob}|nm:{name.full}"}
+    if name.reading:
+        keys.add(f"{dob}|ph:{name.phonetic}")
+    return tuple(sorted(keys))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from carrierguard.contracts.book import BOOK_HEADER, BookRow, RejectedRow, parse_book_row
+from carrierguard.contracts.identity_link import candidate_strings
 from carrierguard.contracts.model import HolderIdentity
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
@@ -59,6 +60,7 @@ class PreparedChunk:
     holders: list[tuple[int, str, str, bytes]]  # (number, identity key, kind, sealed pii)
     lines: list[tuple[int, str, str, date | None]]  # (holder number, sim, state, activated)
     last_line_no: int
+    blocks: list[tuple[int, str]] = field(default_factory=list)  # (holder number, candidate key)
 
 
 def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
@@ -105,6 +107,7 @@ def prepare_chunk(rows: list[BookRow], protector: DataProtector) -> PreparedChun
     holders: list[tuple[int, str, str, bytes]] = []
     lines: list[tuple[int, str, str, date | None]] = []
     by_key: dict[str, int] = {}
+    blocks: list[tuple[int, str]] = []
     for row in rows:
         number = numbers.get(row.holder)
         if number is None:
@@ -114,9 +117,12 @@ def prepare_chunk(rows: list[BookRow], protector: DataProtector) -> PreparedChun
                 number = by_key[key] = len(holders)
                 sealed = protector.seal(sealed_fields(row.holder))
                 holders.append((number, key, row.holder.kind.value, sealed))
+                blocks.extend(
+                    (number, protector.blind_index(b)) for b in candidate_strings(row.holder)
+                )
             numbers[row.holder] = number
         lines.append((number, row.sim_type.value, row.state.value, row.activated_on))
-    return PreparedChunk(holders, lines, rows[-1].line_no)
+    return PreparedChunk(holders, lines, rows[-1].line_no, blocks)
 
 
 #: The protector of the import running in this process, inherited by forked workers.
@@ -249,6 +255,10 @@ class BookImporter:
                 for key in keys
             ]
             dbapi.executemany(
+                "INSERT OR IGNORE INTO holder_blocks (block, holder_id) VALUES (?, ?)",
+                [(block, ids[n]) for n, block in chunk.blocks],
+            )
+            dbapi.executemany(
                 "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -281,6 +291,13 @@ class BookImporter:
                 )
                 found: dict[str, int] = dict(cur.fetchall())
                 ids = [found[key] for key in keys]
+                if chunk.blocks:
+                    cur.execute(
+                        "INSERT INTO holder_blocks (block, holder_id)"
+                        " SELECT * FROM unnest(%s::text[], %s::int8[])"
+                        " ON CONFLICT DO NOTHING",
+                        ([b for _, b in chunk.blocks], [ids[n] for n, _ in chunk.blocks]),
+                    )
                 with cur.copy(
                     "COPY lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
                     " FROM STDIN (FORMAT BINARY)"
