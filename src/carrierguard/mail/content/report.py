@@ -65,7 +65,7 @@ rewriting) are removed before any feature is computed. Language is not a feature
 - Japanese phishing and spam from public SourceForge list archives (ja-phishing),
   real Japanese ham (ja-ham, 77), English list ham (en-ham-lists), SpamAssassin public
   corpus; all from `../shared/data/mail`, never copied.
-- {meta.get("synthetic", 240)} legitimate Japanese notices written by us (`synthetic-ja`,
+- {meta.get("splits", {}).get("synthetic-ja", {}).get("train", 0)} legitimate Japanese notices written by us (`synthetic-ja`,
   training split only, header `X-CarrierGuard-Synthetic: yes`). Never evaluated on.
 - URL model: {meta.get("url_model", {}).get("phishing_hosts")} JPCERT/CC phishing hosts
   reported before {meta.get("validation_start")} against
@@ -82,11 +82,12 @@ uses) placed whole in the split of its first message. Messages per corpus and sp
 ```
 
 ## Thresholds
-Chosen on validation ham only ({meta.get("validation_ham")} messages, of which
-{meta.get("validation_ham_japanese")} Japanese): half of each strength's false-block budget
-(weak 0.01 %, standard 0.1 %, strong 1 %) for the phishing probability, half for the spam
-probability, met by Japanese and by other ham separately (the higher threshold wins)
-when each group has 50 or more messages, else pooled. Where the budget is below one
+Chosen on held-out ham only: validation ham ({meta.get("validation_ham")} messages, of
+which {meta.get("validation_ham_japanese")} Japanese) plus out-of-fold scores of the
+{meta.get("japanese_ham_out_of_fold")} real Japanese training ham (3-fold cross-validation;
+validation alone holds too little Japanese ham). Half of each strength's false-block budget
+(weak 0.01 %, standard 0.1 %, strong 1 %) goes to the phishing probability, half to the spam
+probability, met by Japanese and by other ham separately (the higher threshold wins). Where the budget is below one
 validation message the threshold is extrapolated from an exponential fit to the ten
 highest ham scores, and never below the highest one.
 
