@@ -17,6 +17,8 @@ from carrierguard.mail.content.lures import LURE_FAMILIES, LureHit, find_lures
 from carrierguard.mail.content.urls import LinkEvidence, analyse_link, registrable_domain
 
 MAX_LINKS = 60
+# Brands and lures are looked for in the start of the body, where a lure has to be.
+BODY_WINDOW = 6000
 _RISKY_ATTACHMENT = re.compile(r"\.(exe|scr|com|bat|js|vbs|jar|iso|img|html?|zip|rar|7z|lnk)$")
 _ADDRESS_IN_TEXT = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
 
@@ -63,7 +65,7 @@ def gather(mail: MailText, catalogue: Catalogue) -> Evidence:
     """Collect evidence from ``mail``; pure and deterministic."""
     links = tuple(analyse_link(x.href, x.text, catalogue) for x in mail.links[:MAX_LINKS])
     header_brands = find_brands(mail.from_display + "\n" + mail.subject, catalogue)
-    body_brands = find_brands(mail.body[:20_000], catalogue)
+    body_brands = find_brands(mail.body[:BODY_WINDOW], catalogue)
     named = {b.name: b for b in (*header_brands, *body_brands)}
     from_domain = mail.from_domain
     from_official = bool(from_domain) and any(is_official(from_domain, b) for b in named.values())
@@ -83,7 +85,7 @@ def gather(mail: MailText, catalogue: Catalogue) -> Evidence:
         brand_from_official=from_official,
         brand_from_unofficial=bool(named) and not from_official,
         brand_links_unofficial=links_unofficial,
-        lures=find_lures(mail.subject + "\n" + mail.body[:20_000]),
+        lures=find_lures(mail.subject + "\n" + mail.body[:BODY_WINDOW]),
         reply_to_differs=bool(from_reg) and any(r and r != from_reg for r in reply),
         message_id_differs=bool(from_reg and mid) and registrable_domain(mid) != from_reg,
         display_names_other_domain=bool(from_reg) and any(d != from_reg for d in shown),
