@@ -16,6 +16,7 @@ from rich.table import Table
 
 from carrierguard.auth import Role
 from carrierguard.config import Settings
+from carrierguard.contracts.model import HolderKind
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.errors import FieldProblem, InvalidInput
@@ -223,10 +224,8 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML to check
     table.add_column("corporate cap / hard")
     for pool in policy.pools:
         caps = []
-        for kind in ("individual", "corporate"):
-            from carrierguard.contracts.model import HolderKind
-
-            cap = pool.cap_for(HolderKind(kind))
+        for kind in (HolderKind.INDIVIDUAL, HolderKind.CORPORATE):
+            cap = pool.cap_for(kind)
             caps.append(
                 f"{cap.cap if cap.cap is not None else '∞'} / "
                 f"{cap.hard_cap if cap.hard_cap is not None else '∞'}"

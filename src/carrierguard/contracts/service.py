@@ -240,7 +240,8 @@ class ScreeningService:
         blocks = [self.protector.blind_index(b) for b in candidate_strings(holder)]
         tx.lock_blocks(blocks)
         verdict = IdentityVerdict(None, ())
-        holder_id = tx.find_holder(self.holder_key(holder))
+        identity_key = self.holder_key(holder)
+        holder_id = tx.find_holder(identity_key)
         if holder_id is None and blocks:
             found = tx.block_candidates(blocks)
             verdict = resolve(holder, [(h, self.protector.open(pii)) for h, pii in found])
@@ -249,7 +250,7 @@ class ScreeningService:
                 tx.lock_holder(holder_id)
         if holder_id is None:
             holder_id = tx.lock_or_create_holder(
-                identity_key=self.holder_key(holder),
+                identity_key=identity_key,
                 kind=holder.kind,
                 pii=self.protector.seal(sealed_fields(holder)),
                 now=now,

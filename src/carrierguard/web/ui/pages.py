@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Iterable
 from importlib import resources
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from carrierguard.contracts.review import OPEN_STATES, REFUSAL_CODES, CaseState
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.errors import CarrierGuardError, PermissionDenied
 from carrierguard.store.cases import holder_cases
+from carrierguard.store.registry import LineRecord
 from carrierguard.web.ui.accounts import Accounts, Session
 from carrierguard.web.ui.i18n import translator
 
@@ -77,6 +79,16 @@ def render(
 
 def _to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
+
+
+def _lines_by_pool(
+    request: Request, lines: Iterable[LineRecord]
+) -> list[tuple[tuple[str, str], int]]:
+    """((pool, line state), count) rows for the pages, under the policy in force."""
+    policy = _service(request).policy
+    return sorted(
+        Counter((policy.pool_of(ln.sim_type).name, ln.state.value) for ln in lines).items()
+    )
 
 
 def _check_csrf(session: Session, token: str) -> None:
@@ -202,14 +214,12 @@ def case_page(request: Request, case_id: int, flash: str = "") -> Response:
         raise PermissionDenied(f"role {session.user.role.value} may not read cases")
     cases: CaseService = request.app.state.cases
     view = cases.view(case_id)
-    policy = _service(request).policy
-    pools = Counter((policy.pool_of(ln.sim_type).name, ln.state.value) for ln in view.holder.lines)
     return render(
         request,
         "case.html",
         session,
         view=view,
-        pools=sorted(pools.items()),
+        pools=_lines_by_pool(request, view.holder.lines),
         refusal_codes=REFUSAL_CODES,
         can_decide=allowed(session.user.role, Permission.CASES_DECIDE),
         flash=translator(_lang(request))("done") if flash else "",
@@ -228,14 +238,12 @@ def holder_page(request: Request, holder_id: int) -> Response:
         holder = tx.holder(holder_id)
         flags = tx.risk_flags(holder_id)
         cases = holder_cases(tx.conn, holder_id)
-    policy = service.policy
-    pools = Counter((policy.pool_of(ln.sim_type).name, ln.state.value) for ln in holder.lines)
     return render(
         request,
         "holder.html",
         session,
         holder=holder,
-        pools=sorted(pools.items()),
+        pools=_lines_by_pool(request, holder.lines),
         flags=flags,
         cases=cases,
     )
@@ -291,10 +299,6 @@ def _act(request: Request, case_id: int, csrf: str, do: Any) -> Response:
         do(cases, session.user.actor)
     except CarrierGuardError as exc:
         view = cases.view(case_id)
-        policy = _service(request).policy
-        pools = Counter(
-            (policy.pool_of(ln.sim_type).name, ln.state.value) for ln in view.holder.lines
-        )
         message = exc.message if _lang(request) == "en" else exc.message_ja
         return render(
             request,
@@ -302,7 +306,7 @@ def _act(request: Request, case_id: int, csrf: str, do: Any) -> Response:
             session,
             exc.status,
             view=view,
-            pools=sorted(pools.items()),
+            pools=_lines_by_pool(request, view.holder.lines),
             refusal_codes=REFUSAL_CODES,
             can_decide=True,
             error=message,
