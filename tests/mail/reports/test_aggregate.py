@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.util
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from carrierguard.mail.auth.check import Envelope, authenticate
 from carrierguard.mail.dns import StaticResolver
 from carrierguard.mail.message import Message
 from carrierguard.mail.reports.aggregate import (
+    NAMESPACE,
     DmarcResultRow,
     ReportInvalid,
     row_from_report,
@@ -36,13 +39,21 @@ _dmarc.shop.example. IN TXT "v=DMARC1; p=none"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def rows(counts: dict[tuple[str, str], int]) -> list[DmarcResultRow]:
-    """Rows for messages from (ip, from-domain) pairs, ``count`` times each."""
+def rows(counts: dict[tuple[str, str], int], *, null_sender: bool = False) -> list[DmarcResultRow]:
+    """Rows for messages from (ip, from-domain) pairs, ``count`` times each.
+
+    ``null_sender``: an empty reverse-path, HELO naming the From domain (bounces).
+    """
     resolver = StaticResolver.from_zone_text(ZONE)
     out = []
     for (ip, domain), count in counts.items():
         raw = f"From: info@{domain}\r\nTo: u@example.net\r\nSubject: x\r\n\r\nhi\r\n".encode()
-        envelope = Envelope(ip=ip, helo="h", mail_from=f"b@{domain}", recipients=("u@example.net",))
+        envelope = Envelope(
+            ip=ip,
+            helo=domain if null_sender else "h",
+            mail_from="" if null_sender else f"b@{domain}",
+            recipients=("u@example.net",),
+        )
         report = authenticate(Message.parse(raw), envelope, resolver, authserv_id="mx.test")
         row = row_from_report(envelope, report, T0 + timedelta(hours=1))
         out.extend([row] * count)
@@ -123,6 +134,13 @@ def test_parsedmarc_reads_our_report_with_the_same_counts() -> None:
     assert parsed["policy_published"]["domain"] == "bank.example"
     counts = sorted(r["count"] for r in parsed["records"])
     assert counts == [1, 4]
+    # It reads it as an RFC 9990 report, with the fields that format added.
+    assert parsed["xml_namespace"] == NAMESPACE
+    assert parsed["report_metadata"]["generator"] == "CarrierGuard"
+    assert parsed["policy_published"]["discovery_method"] == "treewalk"
+    assert parsed["policy_published"]["testing"] == "n"
+    scopes = {spf["scope"] for r in parsed["records"] for spf in r["auth_results"]["spf"]}
+    assert scopes == {"mfrom"}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -151,3 +169,287 @@ def test_migration_0002_mail_creates_the_results_table(tmp_path: Path) -> None:
     engine = create_store_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
     assert inspect(engine).has_table("dmarc_results")
+
+
+# --- RFC 9990 Appendix A conformance ---------------------------------------------------
+
+# A minimal report in the shape of RFC 9990's sample report (Appendix B), written for these
+# tests: version, metadata with generator, policy with np/testing/discovery_method, one
+# record whose dkim children come in the order domain/result/selector and whose spf has
+# no scope.
+MINIMAL = """<?xml version="1.0" encoding="UTF-8"?>
+<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">
+  <version>1.0</version>
+  <report_metadata>
+    <org_name>Receiver Example</org_name>
+    <email>dmarc-reports@receiver.example</email>
+    <report_id>20261101.receiver.example</report_id>
+    <date_range>
+      <begin>1793491200</begin>
+      <end>1793577599</end>
+    </date_range>
+    <generator>hand-written test report 1</generator>
+  </report_metadata>
+  <policy_published>
+    <domain>sender.example</domain>
+    <p>reject</p>
+    <sp>quarantine</sp>
+    <np>reject</np>
+    <testing>n</testing>
+    <discovery_method>treewalk</discovery_method>
+  </policy_published>
+  <record>
+    <row>
+      <source_ip>198.51.100.7</source_ip>
+      <count>42</count>
+      <policy_evaluated>
+        <disposition>pass</disposition>
+        <dkim>pass</dkim>
+        <spf>fail</spf>
+      </policy_evaluated>
+    </row>
+    <identifiers>
+      <envelope_from>bounce.sender.example</envelope_from>
+      <header_from>sender.example</header_from>
+    </identifiers>
+    <auth_results>
+      <dkim>
+        <domain>sender.example</domain>
+        <result>pass</result>
+        <selector>mail2026</selector>
+      </dkim>
+      <spf>
+        <domain>bounce.sender.example</domain>
+        <result>fail</result>
+      </spf>
+    </auth_results>
+  </record>
+</feedback>
+"""
+
+REASON = "<spf>fail</spf>\n        <reason><type>{}</type></reason>"
+
+
+def variant(*edits: tuple[str, str]) -> bytes:
+    """MINIMAL with each (old, new) applied once; every ``old`` must be there."""
+    text = MINIMAL
+    for old, new in edits:
+        assert text.count(old) >= 1, old
+        text = text.replace(old, new, 1)
+    return text.encode()
+
+
+def test_a_minimal_report_in_the_rfc_example_shape_validates() -> None:
+    """The hand-written RFC-shaped report passes; without its header_from it does not."""
+    validate(MINIMAL.encode())
+    with pytest.raises(ReportInvalid):
+        validate(variant(("<header_from>sender.example</header_from>", "")))
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        pytest.param(
+            (
+                ("<generator>hand-written test report 1</generator>\n", ""),
+                ("<org_name>", "<generator>hand-written test report 1</generator><org_name>"),
+            ),
+            id="report_metadata-is-xs-all",
+        ),
+        pytest.param(
+            (
+                ("<count>42</count>\n", ""),
+                ("<source_ip>", "<count>42</count><source_ip>"),
+            ),
+            id="row-is-xs-all",
+        ),
+        pytest.param(
+            (("<result>fail</result>\n      </spf>", "<result>policy</result>\n      </spf>"),),
+            id="spf-result-policy-of-rfc8601",
+        ),
+        pytest.param(
+            (
+                (
+                    "<selector>mail2026</selector>",
+                    '<selector>mail2026</selector><human_result lang="ja">鍵が見つかりません</human_result>',
+                ),
+            ),
+            id="dkim-human_result-has-lang",
+        ),
+        pytest.param(
+            (
+                (
+                    "<result>fail</result>\n      </spf>",
+                    '<result>fail</result><human_result lang="en">not in ip4:</human_result></spf>',
+                ),
+            ),
+            id="spf-human_result-has-lang",
+        ),
+        pytest.param(
+            (
+                (
+                    "<spf>fail</spf>",
+                    '<spf>fail</spf><reason><type>local_policy</type><comment lang="ja">許可リスト</comment></reason>',
+                ),
+            ),
+            id="reason-comment-has-lang",
+        ),
+        pytest.param(
+            (("<spf>fail</spf>", "<spf>fail</spf><reason><type>policy_test_mode</type></reason>"),),
+            id="reason-policy_test_mode",
+        ),
+        pytest.param(
+            (("<sp>quarantine</sp>", ""), ("<np>reject</np>", "")),
+            id="sp-and-np-optional",
+        ),
+        pytest.param(
+            (
+                ("<feedback xmlns=", '<feedback xmlns:x="urn:example:ext" xmlns='),
+                (
+                    "</policy_published>",
+                    "</policy_published><extension><x:arc>never</x:arc></extension>",
+                ),
+                ("</auth_results>", "</auth_results><x:arc-results>pass</x:arc-results>"),
+            ),
+            id="namespaced-extensions",
+        ),
+    ],
+)
+def test_what_rfc9990_allows_validates(edits: tuple[tuple[str, str], ...]) -> None:
+    """Element groups the RFC leaves unordered, its enumerations, langAttrString, extensions."""
+    validate(variant(*edits))
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        pytest.param(
+            (("<spf>fail</spf>", REASON.format("forwarded")),), id="reason-forwarded-removed"
+        ),
+        pytest.param(
+            (("<spf>fail</spf>", REASON.format("sampled_out")),), id="reason-sampled_out-removed"
+        ),
+        pytest.param(
+            (
+                (
+                    "<domain>bounce.sender.example</domain>",
+                    "<domain>bounce.sender.example</domain><scope>helo</scope>",
+                ),
+            ),
+            id="spf-scope-helo-removed",
+        ),
+        pytest.param(
+            (
+                (
+                    "</spf>\n    </auth_results>",
+                    "</spf><spf><domain>x.example</domain><result>none</result></spf></auth_results>",
+                ),
+            ),
+            id="at-most-one-spf",
+        ),
+        pytest.param(
+            (("<generator>", "<error>no rua</error><error>two records</error><generator>"),),
+            id="at-most-one-error",
+        ),
+        pytest.param(
+            (
+                (
+                    "<result>fail</result>\n      </spf>",
+                    "<result>fail</result><scope>mfrom</scope></spf><dkim><domain>a.example</domain><selector>s</selector><result>pass</result></dkim>",
+                ),
+            ),
+            id="auth_results-dkim-before-spf",
+        ),
+        pytest.param(
+            (
+                (
+                    "<disposition>pass</disposition>",
+                    "<dkim>pass</dkim><disposition>pass</disposition>",
+                ),
+                ("<dkim>pass</dkim>\n        <spf>", "<spf>"),
+            ),
+            id="policy_evaluated-is-ordered",
+        ),
+        pytest.param(
+            (
+                ("<version>1.0</version>\n", ""),
+                ("</report_metadata>", "</report_metadata><version>1.0</version>"),
+            ),
+            id="first-level-is-ordered",
+        ),
+        pytest.param((("<selector>mail2026</selector>", ""),), id="dkim-selector-required"),
+        pytest.param((("<p>reject</p>", "<p>monitor</p>"),), id="p-enumeration"),
+        pytest.param(
+            (("<version>1.0</version>", "<version>2.0</version>"),), id="version-must-be-1.0"
+        ),
+        pytest.param((("198.51.100.7", "mx.sender.example"),), id="source_ip-not-an-address"),
+        pytest.param((("198.51.100.7", "fe80::1%eth0"),), id="source_ip-zone-index"),
+    ],
+)
+def test_what_rfc9990_forbids_is_rejected(edits: tuple[tuple[str, str], ...]) -> None:
+    """Removed enumeration values, cardinalities, mandated orders, required elements, prose."""
+    with pytest.raises(ReportInvalid):
+        validate(variant(*edits))
+
+
+def _children(element: ET.Element) -> list[str]:
+    return [child.tag.removeprefix(f"{{{NAMESPACE}}}") for child in element]
+
+
+def test_our_report_keeps_the_orders_rfc9990_mandates() -> None:
+    """Root, record, policy_evaluated and auth_results children in the RFC's order."""
+    (report,) = build_reports(
+        rows({("192.0.2.1", "bank.example"): 1, ("2001:db8::25", "bank.example"): 1}),
+        org_name="C",
+        email="d@c.example",
+        receiver="c.example",
+        begin=T0,
+        end=T0 + timedelta(days=1),
+    )
+    root = ET.fromstring(report.xml)
+    assert root.tag == f"{{{NAMESPACE}}}feedback"
+    assert _children(root) == ["version", "report_metadata", "policy_published", "record", "record"]
+    for record in root.iterfind(f"{{{NAMESPACE}}}record"):
+        assert _children(record) == ["row", "identifiers", "auth_results"]
+        evaluated = record.find(f"{{{NAMESPACE}}}row/{{{NAMESPACE}}}policy_evaluated")
+        assert evaluated is not None and _children(evaluated)[:3] == ["disposition", "dkim", "spf"]
+        auth = record.find(f"{{{NAMESPACE}}}auth_results")
+        assert auth is not None and _children(auth)[-1:] == ["spf"]
+    assert {ip.text for ip in root.iter(f"{{{NAMESPACE}}}source_ip")} == {
+        "192.0.2.1",
+        "2001:db8::25",
+    }
+
+
+def test_a_null_reverse_path_is_reported_with_the_mfrom_scope() -> None:
+    """SPF of postmaster@HELO is the MAIL FROM identity: scope "mfrom", never "helo"."""
+    built = rows({("192.0.2.1", "bank.example"): 2}, null_sender=True)
+    assert built and {r.spf_scope for r in built} == {"mfrom"}
+    assert {r.spf_result for r in built} == {"pass"}
+    (report,) = build_reports(
+        built,
+        org_name="C",
+        email="d@c.example",
+        receiver="c.example",
+        begin=T0,
+        end=T0 + timedelta(days=1),
+    )
+    validate(report.xml)
+    assert b"<scope>mfrom</scope>" in report.xml and b"helo" not in report.xml
+
+
+def test_a_stored_row_with_the_old_helo_scope_still_builds_a_valid_report() -> None:
+    """Rows written before RFC 9990 dropped "helo" are reported with the one valid scope."""
+    legacy = [
+        dataclasses.replace(r, spf_scope="helo") for r in rows({("192.0.2.1", "bank.example"): 1})
+    ]
+    (report,) = build_reports(
+        legacy,
+        org_name="C",
+        email="d@c.example",
+        receiver="c.example",
+        begin=T0,
+        end=T0 + timedelta(days=1),
+    )
+    validate(report.xml)
+    assert b"<scope>mfrom</scope>" in report.xml and b"<scope>helo</scope>" not in report.xml

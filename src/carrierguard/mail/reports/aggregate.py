@@ -8,11 +8,13 @@ The XML is checked against the bundled RFC 9990 schema before it may leave.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -118,7 +120,9 @@ def row_from_report(envelope: Envelope, report: AuthReport, now: datetime) -> Dm
         override=dmarc.override or ("policy_test_mode" if dmarc.testing else ""),
         dkim=tuple((s.domain, s.selector, s.result) for s in report.dkim),
         spf_domain=spf.domain if spf else "",
-        spf_scope=("mfrom" if spf.scope == "mailfrom" else "helo") if spf else "",
+        # RFC 9990 knows one SPF scope, "mfrom": with a null reverse-path the MAIL FROM
+        # identity is postmaster@<HELO> (RFC 7208 section 2.4), which is what was checked.
+        spf_scope="mfrom" if spf else "",
         spf_result=spf.result if spf else "none",
     )
 
@@ -163,19 +167,21 @@ def build_feedback(meta: ReportMetadata, rows: Sequence[DmarcResultRow]) -> byte
     _sub(date_range, "end", str(meta.end))
     _sub(metadata, "generator", GENERATOR)
 
+    # policy_published and identifiers are xs:all in RFC 9990; we write them in the order of
+    # the RFC's tables all the same.
     latest = max(rows, key=lambda r: r.received_at)
     policy = _sub(root, "policy_published")
     _sub(policy, "domain", latest.policy_domain)
     _sub(policy, "discovery_method", "treewalk")
-    _sub(policy, "adkim", latest.adkim)
-    _sub(policy, "aspf", latest.aspf)
     _sub(policy, "p", latest.p)
     if latest.sp:
         _sub(policy, "sp", latest.sp)
     if latest.np:
         _sub(policy, "np", latest.np)
-    _sub(policy, "testing", "y" if latest.testing else "n")
     _sub(policy, "fo", latest.fo or "0")
+    _sub(policy, "adkim", latest.adkim)
+    _sub(policy, "aspf", latest.aspf)
+    _sub(policy, "testing", "y" if latest.testing else "n")
 
     counts = Counter(r.outcome_key() for r in rows)
     first: dict[tuple[Any, ...], DmarcResultRow] = {}
@@ -199,11 +205,11 @@ def _record(root: ET.Element, row: DmarcResultRow, count: int) -> None:
         reason = _sub(evaluated, "reason")
         _sub(reason, "type", row.override)
     identifiers = _sub(record, "identifiers")
-    if row.envelope_to:
-        _sub(identifiers, "envelope_to", row.envelope_to)
+    _sub(identifiers, "header_from", row.header_from)
     if row.envelope_from:
         _sub(identifiers, "envelope_from", row.envelope_from)
-    _sub(identifiers, "header_from", row.header_from)
+    if row.envelope_to:
+        _sub(identifiers, "envelope_to", row.envelope_to)
     auth = _sub(record, "auth_results")
     for domain, selector, result in row.dkim:
         dkim = _sub(auth, "dkim")
@@ -213,7 +219,7 @@ def _record(root: ET.Element, row: DmarcResultRow, count: int) -> None:
     if row.spf_domain:
         spf = _sub(auth, "spf")
         _sub(spf, "domain", row.spf_domain)
-        _sub(spf, "scope", row.spf_scope or "mfrom")
+        _sub(spf, "scope", "mfrom")  # the only SPFDomainScope of RFC 9990 (older rows: "helo")
         _sub(spf, "result", row.spf_result)
 
 
@@ -232,10 +238,32 @@ def schema() -> Any:
 
 
 def validate(xml: bytes) -> None:
-    """Raise ``ReportInvalid`` unless ``xml`` conforms to RFC 9990."""
-    errors = list(schema().iter_errors(xml.decode("utf-8")))
+    """Raise ``ReportInvalid`` unless ``xml`` conforms to RFC 9990.
+
+    The Appendix A schema first, then what the RFC's prose requires and the schema leaves
+    open: ``version`` is 1.0 when present, and every ``source_ip`` is an IPv4 or IPv6
+    address (RFC 3986 section 3.2.2 IPv4address / IPv6address).
+    """
+    text = xml.decode("utf-8")
+    errors = list(schema().iter_errors(text))
     if errors:
         raise ReportInvalid(f"aggregate report invalid: {errors[0].reason}")
+    root = ET.fromstring(xml)
+    version = root.find(f"{{{NAMESPACE}}}version")
+    if version is not None and Decimal((version.text or "").strip()) != Decimal("1.0"):
+        raise ReportInvalid(f"aggregate report invalid: version {version.text!r} is not 1.0")
+    for source_ip in root.iterfind(
+        f"{{{NAMESPACE}}}record/{{{NAMESPACE}}}row/{{{NAMESPACE}}}source_ip"
+    ):
+        value = (source_ip.text or "").strip()
+        try:
+            if "%" in value:  # a zone index is no part of RFC 3986's IPv6address
+                raise ValueError(value)
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ReportInvalid(
+                f"aggregate report invalid: source_ip {value!r} is not an IP address"
+            ) from None
 
 
 def report_filename(receiver: str, meta: ReportMetadata, policy_domain: str) -> str:
