@@ -25,7 +25,8 @@ class Role(StrEnum):
     COMPLIANCE = "compliance"  # regulator figures
     ADMIN = "admin"  # keys and policy
     MONITOR = "monitor"  # Prometheus scraping only
-    SYSTEM = "system"  # the carrier's network systems: line events
+    SYSTEM = "system"  # the carrier's network systems: line events, customer settings
+    MAIL_OPERATOR = "mail_operator"  # mail operations: quarantine, release, feedback
 
 
 class Permission(StrEnum):
@@ -42,6 +43,10 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     POLICY_CHANGE = "policy:change"
     EVENTS_RECORD = "events:record"
+    # Held mail is the content of communications (通信の秘密): only mail operators see it.
+    QUARANTINE_READ = "quarantine:read"
+    QUARANTINE_RELEASE = "quarantine:release"  # release and feedback
+    RECIPIENTS_MANAGE = "recipients:manage"  # filter strength per recipient, awareness list
 
 
 _R = Role
@@ -63,6 +68,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: frozenset({_R.COMPLIANCE, _R.ADMIN}),
     Permission.POLICY_CHANGE: frozenset({_R.ADMIN}),
     Permission.EVENTS_RECORD: frozenset({_R.CLERK, _R.SYSTEM}),
+    Permission.QUARANTINE_READ: frozenset({_R.MAIL_OPERATOR}),
+    Permission.QUARANTINE_RELEASE: frozenset({_R.MAIL_OPERATOR}),
+    Permission.RECIPIENTS_MANAGE: frozenset({_R.MAIL_OPERATOR, _R.SYSTEM}),
 }
 
 

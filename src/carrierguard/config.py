@@ -10,6 +10,13 @@ Environment variables:
     CARRIERGUARD_KEY_FILE   where the data key is kept when the variable is unset
                             (default ``./carrierguard.key``, created with mode 0600)
     CARRIERGUARD_LOG_LEVEL  debug | info | warning | error (default info)
+    CARRIERGUARD_QUARANTINE_DIR    the milter's quarantine, shared with the API
+                                   (default ``./quarantine``)
+    CARRIERGUARD_RELEASE_SMTP      HOST:PORT where released mail is handed to the MTA
+                                   (default ``127.0.0.1:10026``, an smtpd without milters)
+    CARRIERGUARD_FEEDBACK_DIR      labelled copies of reported mail for the next training
+                                   (default ``./mail-feedback``)
+    CARRIERGUARD_REPUTATION_REDIS  Redis URL of the domain reputation the milters share
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ DEFAULT_DB_URL = "sqlite:///./carrierguard.db"
 DEFAULT_KEY_FILE = "./carrierguard.key"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_QUARANTINE_DIR = "./quarantine"
+DEFAULT_RELEASE_SMTP = "127.0.0.1:10026"
+DEFAULT_FEEDBACK_DIR = "./mail-feedback"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +47,10 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     log_level: str = "info"
+    quarantine_dir: Path = Path(DEFAULT_QUARANTINE_DIR)
+    release_smtp: str = DEFAULT_RELEASE_SMTP
+    feedback_dir: Path = Path(DEFAULT_FEEDBACK_DIR)
+    reputation_redis: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -52,6 +66,10 @@ class Settings:
             else b"",
             key_file=Path(env.get("CARRIERGUARD_KEY_FILE", DEFAULT_KEY_FILE)),
             log_level=env.get("CARRIERGUARD_LOG_LEVEL", "info"),
+            quarantine_dir=Path(env.get("CARRIERGUARD_QUARANTINE_DIR", DEFAULT_QUARANTINE_DIR)),
+            release_smtp=env.get("CARRIERGUARD_RELEASE_SMTP", DEFAULT_RELEASE_SMTP),
+            feedback_dir=Path(env.get("CARRIERGUARD_FEEDBACK_DIR", DEFAULT_FEEDBACK_DIR)),
+            reputation_redis=env.get("CARRIERGUARD_REPUTATION_REDIS") or None,
         )
         chosen = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **chosen)  # type: ignore[arg-type]

@@ -178,6 +178,13 @@ class MailUnreadable(InvalidInput):
     default_ja = "メールとして読み取れません。"
 
 
+class ReleaseFailed(CarrierGuardError):
+    """The MTA did not take a released message; it stays in the quarantine."""
+
+    status = 502
+    code = "RELEASE_FAILED"
+
+
 class ModelUnavailable(CarrierGuardError):
     """The phishing model file is missing, corrupt or of an unknown version."""
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,8 +26,8 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[role]}", **extra}
 
 
-def make_api(db_url: str) -> Api:
-    settings = Settings(db_url=db_url, data_key=bytes(range(32)))
+def make_api(db_url: str, **settings_overrides: Any) -> Api:
+    settings = Settings(db_url=db_url, data_key=bytes(range(32)), **settings_overrides)
     service = build_service(settings)
     migrate(service.registry.engine)
     keys = {}

@@ -31,7 +31,7 @@ from carrierguard.mail.settings import (
     MailSettings,
 )
 from carrierguard.mail.signing import DkimSigner, KeyAlgorithm, generate_key, load_key, zone_line
-from carrierguard.mail.verdict import CheckContext
+from carrierguard.mail.verdict import CheckContext, Stage
 
 app = typer.Typer(
     help="メール認証とフィッシング対策 / Mail authentication and phishing defence.",
@@ -157,6 +157,32 @@ def milter(
             help="送信ドメイン評判の共有先 / Redis URL shared by milter processes (default: memory)",
         ),
     ] = None,
+    content: Annotated[
+        bool,
+        typer.Option(
+            "--content/--no-content",
+            help="フィッシング判定 (AI) を行う / run the phishing classifier after authentication",
+        ),
+    ] = True,
+    content_model: Annotated[
+        Path | None,
+        typer.Option("--content-model", help="判定モデル / model file (default: shipped)"),
+    ] = None,
+    default_strength: Annotated[
+        str,
+        typer.Option(
+            "--default-strength",
+            help="強度未設定の受信者 / strength for recipients who chose none: weak|standard|strong",
+        ),
+    ] = "standard",
+    strength: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strength",
+            help="受信者ごとの強度 / ADDRESS=weak|standard|strong (repeatable; without it and "
+            "with --db, the strengths set through the API are used)",
+        ),
+    ] = None,
 ) -> None:
     """Postfix 用 milter を起動 / run the milter for Postfix smtpd_milters.
 
@@ -187,6 +213,11 @@ def milter(
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
     stages = standard_stages(resolver, settings)
     stages.insert(-1, reputation_stage(_reputation_store(reputation_redis)))
+    if content:
+        stages.insert(
+            -1,
+            _content_stage(content_model, default_strength, strength or [], db, settings.enforce),
+        )
     if bimi:
         from carrierguard.mail.bimi import bimi_stage, https_fetch
 
@@ -226,6 +257,33 @@ def milter(
         settings, stages, QuarantineStore(quarantine_dir), on_result=on_result if sinks else None
     )
     asyncio.run(serve_forever(server, host, port))
+
+
+def _content_stage(
+    model_path: Path | None, default: str, chosen: list[str], db: str | None, enforce: bool
+) -> Stage:
+    """The phishing classifier stage, with each recipient's strength (M1)."""
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.stage import content_stage
+    from carrierguard.mail.recipients import FixedStrengths, StoredStrengths, checked_strength
+
+    fixed: dict[str, str] = {}
+    for spec in chosen:
+        address, sep, value = spec.rpartition("=")
+        if not sep or not address:
+            raise InvalidInput(
+                f"--strength takes ADDRESS=STRENGTH, got {spec!r}",
+                message_ja=f"--strength は ADDRESS=強度 の形です: {spec!r}",
+            )
+        fixed[address] = checked_strength(value)
+    book: FixedStrengths | StoredStrengths = FixedStrengths(fixed, checked_strength(default))
+    if db and not fixed:
+        from carrierguard.store.engine import create_store_engine, migrate
+
+        engine = create_store_engine(db)
+        migrate(engine)
+        book = StoredStrengths(engine, default)
+    return content_stage(model_io.load(model_path), book, enforce=enforce)
 
 
 def _reputation_store(url: str | None) -> ReputationStore:

@@ -6,15 +6,18 @@ to a temporary file, fsynced, renamed into place and the directory fsynced, the
 metadata last: a message is listed only once its bytes are durable. The milter
 only answers "discard" to the MTA after ``put`` returned, so a crash in between
 leaves the MTA to retry. Release and feedback (the phishing issue) build on
-``list``/``get``/``mark``.
+``list``/``get``/``mark``/``record_feedback`` (``mail.release``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from pathlib import Path
 from carrierguard.errors import NotFound
 
 STATES = ("held", "released", "deleted")
+FEEDBACK = ("", "phishing", "not_phishing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +41,20 @@ class QuarantineEntry:
     queue_id: str = ""
     size: int = 0
     state: str = "held"
+    phishing_probability: float | None = None
+    feedback: str = ""  # "", "phishing" or "not_phishing"
+    feedback_by: str = ""
+    released_at: str = ""
+    released_by: str = ""
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
             raise ValueError(f"unknown quarantine state {self.state!r}")
+        if self.feedback not in FEEDBACK:
+            raise ValueError(f"unknown feedback {self.feedback!r}")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -78,6 +89,7 @@ class QuarantineStore:
         reasons: tuple[str, ...],
         queue_id: str = "",
         now: datetime | None = None,
+        phishing_probability: float | None = None,
     ) -> QuarantineEntry:
         """Store a message durably and return its index entry."""
         when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -90,14 +102,15 @@ class QuarantineStore:
             reasons=reasons,
             queue_id=queue_id,
             size=len(raw),
+            phishing_probability=phishing_probability,
         )
-        _write_atomically(self.directory / f"{entry.id}.eml", raw)
+        write_atomically(self.directory / f"{entry.id}.eml", raw)
         self._write_entry(entry)
         return entry
 
     def _write_entry(self, entry: QuarantineEntry) -> None:
         body = json.dumps(asdict(entry), ensure_ascii=False, sort_keys=True).encode()
-        _write_atomically(self.directory / f"{entry.id}.json", body)
+        write_atomically(self.directory / f"{entry.id}.json", body)
 
     def list(self, state: str | None = "held") -> list[QuarantineEntry]:
         """Index entries, oldest first; ``state=None`` lists every state."""
@@ -124,9 +137,38 @@ class QuarantineStore:
         self.entry(entry_id)
         return (self.directory / f"{entry_id}.eml").read_bytes()
 
-    def mark(self, entry_id: str, state: str) -> QuarantineEntry:
+    def mark(
+        self, entry_id: str, state: str, *, released_at: str = "", released_by: str = ""
+    ) -> QuarantineEntry:
         """Record a release or deletion (the bytes stay until purged)."""
-        updated = replace(self.entry(entry_id), state=state)
+        old = self.entry(entry_id)
+        updated = replace(
+            old,
+            state=state,
+            released_at=released_at or old.released_at,
+            released_by=released_by or old.released_by,
+        )
+        self._write_entry(updated)
+        return updated
+
+    @contextmanager
+    def locked(self, entry_id: str) -> Iterator[QuarantineEntry]:
+        """Hold an exclusive lock on one entry (across processes) and yield it, read fresh.
+
+        Release takes it so that two operators releasing at once send one copy.
+        """
+        self.entry(entry_id)
+        fd = os.open(self.directory / f".{entry_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield self.entry(entry_id)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def record_feedback(self, entry_id: str, label: str, actor: str) -> QuarantineEntry:
+        """Record what a person said the message is ("phishing" or "not_phishing")."""
+        updated = replace(self.entry(entry_id), feedback=label, feedback_by=actor)
         self._write_entry(updated)
         return updated
 

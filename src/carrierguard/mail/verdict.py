@@ -3,8 +3,9 @@
 Every stage is ``(message, context) -> context``. A stage adds what it learned
 (authentication results, reasons, header fields to add) and may end the pipeline
 by setting ``context.final``; the ``decide`` stage turns what the others left into
-a ``Verdict``. The phishing classifier joins as one more stage before ``decide``
-(it sets ``phishing_probability``/``category`` and adds reasons).
+a ``Verdict``. The phishing classifier (``mail.content.stage``) joins as one more
+stage before ``decide``: it sets ``phishing_probability``/``category``, adds reasons
+and names the recipients it holds the message back from.
 
 Stages do no I/O of their own except through objects they were built with (the
 resolver for the authentication stage).
@@ -74,6 +75,9 @@ class CheckContext:
     verdict: Verdict | None = None
     final: bool = False
     notes: tuple[tuple[str, str], ...] = field(default=())
+    # Recipients the message is held back from while the others receive it (their own,
+    # stricter filter strength): the milter removes them and quarantines a copy for them.
+    held_for: tuple[str, ...] = ()
 
     def with_reason(self, reason: Reason) -> CheckContext:
         return replace(self, reasons=(*self.reasons, reason))

@@ -2,14 +2,16 @@
 
 Rows are written by the milter (through ``record_dmarc_result``) and read per
 period by the report job. Like every table, it is declared on the shared
-``metadata``; the Alembic revision ``0002_mail`` creates it.
+``metadata``; the Alembic revision ``0002_mail`` creates it. ``mail_recipients`` (revision
+``0008_mail_recipients``) keeps each recipient's filter strength.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from carrierguard.mail.reports.aggregate import DmarcResultRow
 from carrierguard.store.schema import Id, metadata
@@ -121,3 +124,66 @@ def dmarc_results_between(
             spf_scope=spf_scope,
             spf_result=spf_result,
         )
+
+
+# -- recipients and their filter strength (M1, M3) ------------------------------------------
+# One row per recipient address the milter has seen or an operator has configured. ``strength``
+# NULL means "never chosen": those recipients are the awareness-mail list (M3).
+mail_recipients = Table(
+    "mail_recipients",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("strength", String(16), nullable=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("updated_by", String(128), nullable=True),
+    Index("ix_mail_recipients_unset", "strength", "address"),
+)
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def note_recipients(conn: Connection, addresses: Iterable[str], now: datetime) -> None:
+    """Remember recipients the first time they are seen (existing rows are left alone)."""
+    rows = [{"address": a, "first_seen": now} for a in sorted(set(addresses))]
+    if rows:
+        conn.execute(_dialect_insert(conn, mail_recipients).on_conflict_do_nothing(), rows)
+
+
+def recipient_strengths(conn: Connection, addresses: Iterable[str]) -> dict[str, str]:
+    """The chosen strength of each address that has one (unset addresses are absent)."""
+    wanted = sorted(set(addresses))
+    if not wanted:
+        return {}
+    query = select(mail_recipients.c.address, mail_recipients.c.strength).where(
+        mail_recipients.c.address.in_(wanted), mail_recipients.c.strength.is_not(None)
+    )
+    return {r.address: r.strength for r in conn.execute(query)}
+
+
+def set_recipient_strength(
+    conn: Connection, address: str, strength: str | None, *, now: datetime, actor: str
+) -> None:
+    """Choose (or, with None, clear) one recipient's strength; creates the row if needed."""
+    values = {"strength": strength, "updated_at": now, "updated_by": actor}
+    stmt = _dialect_insert(conn, mail_recipients).values(address=address, first_seen=now, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["address"], set_=values))
+
+
+def unset_recipients(
+    conn: Connection, *, limit: int, after: str = ""
+) -> list[tuple[str, datetime]]:
+    """(address, first_seen) of recipients who never chose a strength, in address order.
+
+    Keyset pagination: pass the last address of the previous page as ``after``.
+    """
+    query = (
+        select(mail_recipients.c.address, mail_recipients.c.first_seen)
+        .where(mail_recipients.c.strength.is_(None), mail_recipients.c.address > after)
+        .order_by(mail_recipients.c.address)
+        .limit(limit)
+    )
+    return [(r.address, r.first_seen) for r in conn.execute(query)]

@@ -32,6 +32,8 @@ from carrierguard.web.api.admin import router as admin_router
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
 from carrierguard.web.api.events import router as events_router
+from carrierguard.web.api.mail import MailOps
+from carrierguard.web.api.mail import router as mail_router
 from carrierguard.web.deps import Caller, KeyCache, require
 from carrierguard.web.ui.accounts import Accounts
 from carrierguard.web.ui.pages import router as pages_router
@@ -93,6 +95,8 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(admin_router)
     app.include_router(events_router)
+    app.state.mail = MailOps(settings)
+    app.include_router(mail_router)
     app.state.accounts = Accounts(svc.registry, svc.protector)
     app.include_router(pages_router)
     app.include_router(reports_router)

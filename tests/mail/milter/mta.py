@@ -23,7 +23,12 @@ def connect(ip: str = "203.0.113.9") -> bytes:
 
 
 def message_packets(
-    raw: bytes, *, mail_from: str, rcpt: str = "user@example.net", helo: str = "client.example"
+    raw: bytes,
+    *,
+    mail_from: str,
+    rcpt: str = "user@example.net",
+    helo: str = "client.example",
+    rcpts: tuple[str, ...] = (),
 ) -> list[bytes]:
     """The packets Postfix sends for one message (headers with leading space kept)."""
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -31,7 +36,7 @@ def message_packets(
         packet(b"H", z(helo)),
         packet(b"D", b"M" + z("i", "4ABCDEF")),
         packet(b"M", z(f"<{mail_from}>")),
-        packet(b"R", z(f"<{rcpt}>")),
+        *(packet(b"R", z(f"<{r}>")) for r in rcpts or (rcpt,)),
         packet(b"T"),
     ]
     unfolded = head.replace(b"\r\n ", b"\n ").replace(b"\r\n\t", b"\n\t")

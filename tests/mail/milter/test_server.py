@@ -33,7 +33,12 @@ def resolver() -> StaticResolver:
 
 
 async def exchange(
-    stages: Sequence[Stage], store: QuarantineStore, raw: bytes, mail_from: str, ip: str
+    stages: Sequence[Stage],
+    store: QuarantineStore,
+    raw: bytes,
+    mail_from: str,
+    ip: str,
+    rcpts: tuple[str, ...] = (),
 ) -> list[tuple[bytes, bytes]]:
     server = MilterServer(SETTINGS, stages, store)
     listener = await server.start("127.0.0.1", 0)
@@ -42,7 +47,7 @@ async def exchange(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(optneg())
         assert (await read_reply(reader))[0] == b"O"
-        packets = [connect(ip), *message_packets(raw, mail_from=mail_from)]
+        packets = [connect(ip), *message_packets(raw, mail_from=mail_from, rcpts=rcpts)]
         for data in packets[:-1]:
             writer.write(data)
             if data[4:5] != b"D":

@@ -20,9 +20,10 @@ MAX_PACKET = 4 * 1024 * 1024
 
 # Actions we may take (SMFIF_*): add headers, change/delete headers, quarantine.
 SMFIF_ADDHDRS = 0x01
+SMFIF_DELRCPT = 0x08
 SMFIF_CHGHDRS = 0x10
 SMFIF_QUARANTINE = 0x20
-ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE
+ACTIONS = SMFIF_ADDHDRS | SMFIF_DELRCPT | SMFIF_CHGHDRS | SMFIF_QUARANTINE
 # Protocol steps (SMFIP_*): header values with their leading space, exactly as sent,
 # so DKIM "simple" header canonicalisation still verifies.
 SMFIP_HDR_LEADSPC = 0x100000
@@ -254,6 +255,17 @@ class ChangeHeader:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteRecipient:
+    """Remove one envelope recipient (SMFIR_DELRCPT); the others still receive the message."""
+
+    address: str
+
+    def __post_init__(self) -> None:
+        if not self.address or "\0" in self.address or "\r" in self.address or "\n" in self.address:
+            raise ValueError("a recipient to delete must be one non-empty address")
+
+
+@dataclass(frozen=True, slots=True)
 class Quarantine:
     reason: str
 
@@ -267,6 +279,7 @@ Reply = (
     | ReplyCode
     | AddHeader
     | ChangeHeader
+    | DeleteRecipient
     | Quarantine
 )
 
@@ -293,6 +306,9 @@ def encode_reply(reply: Reply) -> bytes:
         code, payload = b"h", _z(reply.name) + _z(reply.value)
     elif isinstance(reply, ChangeHeader):
         code, payload = b"m", struct.pack("!I", reply.index) + _z(reply.name) + _z(reply.value)
+    elif isinstance(reply, DeleteRecipient):
+        address = reply.address if reply.address.startswith("<") else f"<{reply.address}>"
+        code, payload = b"-", _z(address)
     else:
         code, payload = b"q", _z(reply.reason)
     return struct.pack("!I", len(payload) + 1) + code + payload

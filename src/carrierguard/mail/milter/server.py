@@ -20,11 +20,14 @@ from carrierguard.errors import CarrierGuardError, MilterProtocolError
 from carrierguard.mail.auth.author import AuthorDomain
 from carrierguard.mail.message import Message
 from carrierguard.mail.milter.protocol import (
+    SMFIF_DELRCPT,
+    SMFIP_HDR_LEADSPC,
     Abort,
     Accept,
     AddHeader,
     ChangeHeader,
     Continue,
+    DeleteRecipient,
     Discard,
     EndOfMessage,
     Event,
@@ -39,7 +42,9 @@ from carrierguard.mail.milter.protocol import (
 from carrierguard.mail.milter.session import MilterSession
 from carrierguard.mail.quarantine import QuarantineStore
 from carrierguard.mail.settings import MailSettings
-from carrierguard.mail.verdict import Action, CheckContext, Stage, run_pipeline
+from carrierguard.mail.verdict import VERDICT_HEADER, Action, CheckContext, Stage, run_pipeline
+
+QUARANTINE_VALUE = Action.QUARANTINE.value
 
 log = structlog.get_logger("carrierguard.mail.milter")
 
@@ -121,7 +126,8 @@ class MilterServer:
     ) -> list[Reply]:
         if isinstance(event, Negotiate):
             reply = connection.negotiate_reply()
-            session.leading_space = bool(reply.protocol & 0x100000)
+            session.leading_space = bool(reply.protocol & SMFIP_HDR_LEADSPC)
+            session.can_delete_recipients = bool(reply.actions & SMFIF_DELRCPT)
             return [reply]
         if isinstance(event, Abort):
             session.reset_message()
@@ -185,21 +191,39 @@ class MilterServer:
         if verdict.action is Action.REJECT:
             return [ReplyCode(verdict.smtp_code, verdict.smtp_status, verdict.smtp_text)]
         if verdict.action is Action.QUARANTINE:
-            stamped = b"".join(
-                f"{name}: {value}\r\n".encode() for name, value in context.add_headers
-            )
-            author = context.auth.author if context.auth else None
-            self.quarantine.put(
-                stamped + raw,
-                mail_from=session.mail_from,
-                recipients=tuple(session.recipients),
-                header_from=author.domain if isinstance(author, AuthorDomain) else "",
-                reasons=tuple(r.code for r in verdict.reasons),
-                queue_id=session.queue_id,
-            )
+            self._hold(raw, session, context, tuple(session.recipients))
             # Only now, with the copy durable, may the MTA forget the message.
             return [Discard()]
+        held = [r for r in session.recipients if r in context.held_for]
+        if held and not session.can_delete_recipients:
+            log.warning("milter_cannot_hold_for_some", queue_id=session.queue_id, held=len(held))
+            held = []
+        if held and len(held) < len(session.recipients):
+            # Stricter recipients lose this copy; theirs waits in the quarantine.
+            self._hold(raw, session, context, tuple(held))
+            edits.extend(DeleteRecipient(r) for r in held)
         return [*edits, Continue()]
+
+    def _hold(
+        self, raw: bytes, session: MilterSession, context: CheckContext, recipients: tuple[str, ...]
+    ) -> None:
+        """Put a durable copy, stamped with our fields, in the quarantine for ``recipients``."""
+        verdict = context.verdict
+        assert verdict is not None
+        stamped = b"".join(
+            f"{name}: {QUARANTINE_VALUE if name == VERDICT_HEADER else value}\r\n".encode()
+            for name, value in context.add_headers
+        )
+        author = context.auth.author if context.auth else None
+        self.quarantine.put(
+            stamped + raw,
+            mail_from=session.mail_from,
+            recipients=recipients,
+            header_from=author.domain if isinstance(author, AuthorDomain) else "",
+            reasons=tuple(r.code for r in verdict.reasons),
+            queue_id=session.queue_id,
+            phishing_probability=context.phishing_probability,
+        )
 
 
 async def serve_forever(server: MilterServer, host: str, port: int) -> None:

@@ -33,6 +33,7 @@ class MilterSession:
     """Accumulates one connection's state; ``reset_message`` starts the next message."""
 
     leading_space: bool = True
+    can_delete_recipients: bool = False  # the MTA granted SMFIF_DELRCPT
     client_ip: str | None = None
     client_name: str = ""
     helo: str = ""

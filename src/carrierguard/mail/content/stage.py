@@ -1,0 +1,96 @@
+"""The phishing classifier as a stage of the milter's verdict pipeline (after authentication).
+
+The model scores a message once; each recipient's strength (弱/標準/強) then turns the
+scores into that recipient's verdict. One SMTP transaction carries one copy for all
+recipients, so the stage settles on the mildest action any recipient gets for the whole
+message and names, in ``held_for``, the recipients whose stricter strength holds the
+message back from them: the milter removes those recipients from the delivery and puts
+a copy in the quarantine for them. A message the reader cannot parse keeps whatever
+authentication decided: an unreadable body is not evidence of phishing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+import structlog
+
+from carrierguard.errors import MailUnreadable
+from carrierguard.mail.content.brands import Catalogue, default_catalogue
+from carrierguard.mail.content.evidence import Evidence, gather, reasons
+from carrierguard.mail.content.extract import MailText, read_message
+from carrierguard.mail.content.model import Scores
+from carrierguard.mail.message import Message
+from carrierguard.mail.recipients import StrengthBook
+from carrierguard.mail.verdict import Action, CheckContext, Reason, Stage
+
+log = structlog.get_logger("carrierguard.mail.content")
+
+SCORE_HEADER = "X-CarrierGuard-Phishing-Probability"
+_ACTIONS = {"deliver": Action.DELIVER, "quarantine": Action.QUARANTINE, "reject": Action.REJECT}
+_SEVERITY = {Action.DELIVER: 0, Action.QUARANTINE: 1, Action.REJECT: 2}
+
+
+class Scorer(Protocol):
+    """What the stage needs of ``PhishingModel``."""
+
+    def score(self, mail: MailText, ev: Evidence) -> Scores: ...
+
+    def verdict(self, scores: Scores, strength: str) -> tuple[str, str]: ...
+
+
+def model_reason(category: str, scores: Scores, action: Action) -> Reason:
+    """The reason the content model gives for holding a message."""
+    return Reason(
+        "CONTENT_MODEL_" + category.upper(),
+        f"内容の判定: {category} (フィッシング確率 {scores.phishing:.3f})",
+        f"content model: {category} (phishing probability {scores.phishing:.3f})",
+        action,
+    )
+
+
+def content_stage(
+    model: Scorer,
+    strengths: StrengthBook,
+    *,
+    enforce: bool = True,
+    catalogue: Catalogue | None = None,
+) -> Stage:
+    """Score the message and weigh it at each recipient's strength."""
+    catalogue = catalogue or default_catalogue()
+
+    def classify(message: Message, context: CheckContext) -> CheckContext:
+        try:
+            mail = read_message(message.raw)
+        except MailUnreadable as exc:
+            log.info("content_unreadable", code=exc.code)
+            return replace(context, notes=(*context.notes, ("content", "unreadable")))
+        evidence = gather(mail, catalogue)
+        scores = model.score(mail, evidence)
+        recipients = context.envelope.recipients
+        strengths.seen(recipients)
+        chosen = strengths.strengths(recipients) if recipients else {"": strengths.default}
+        verdicts = {r: model.verdict(scores, s) for r, s in chosen.items()}
+        actions = {r: _ACTIONS[v] for r, (v, _) in verdicts.items()}
+        if not enforce:
+            actions = dict.fromkeys(actions, Action.DELIVER)
+        mildest = min(actions.values(), key=_SEVERITY.__getitem__)
+        held = tuple(r for r, a in actions.items() if r and a is not mildest)
+        context = replace(
+            context,
+            phishing_probability=round(scores.phishing, 6),
+            category=scores.category,
+            add_headers=(*context.add_headers, (SCORE_HEADER, f"{scores.phishing:.4f}")),
+            held_for=held,
+        )
+        flagged = [(v, c) for v, c in verdicts.values() if v != "deliver"]
+        if not flagged:
+            return context
+        category = flagged[0][1]
+        context = context.with_reason(model_reason(category, scores, mildest))
+        for why in reasons(evidence, scores.url_scores):
+            context = context.with_reason(Reason(why.code, why.message_ja, why.message_en))
+        return context
+
+    return classify

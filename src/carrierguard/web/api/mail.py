@@ -1,0 +1,242 @@
+"""``/v1/mail``: the quarantine (list, read, release, feedback) and recipients' filter strengths.
+
+Held mail is the content of communications (通信の秘密): only the role ``mail_operator``
+may list, read, release or label it, and every read of a message body, every release
+and every label is written to the audit trail. Strengths per recipient may also be set
+by ``system`` (the carrier's customer portal, where a subscriber picks 弱/標準/強).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from carrierguard.auth import Permission
+from carrierguard.config import Settings
+from carrierguard.mail.quarantine import STATES, QuarantineEntry, QuarantineStore
+from carrierguard.mail.recipients import normalized_address
+from carrierguard.mail.release import SmtpRelay, record_feedback, release
+from carrierguard.mail.reputation import ReputationStore
+from carrierguard.store import audit
+from carrierguard.web.api.applications import ERRORS, Service
+from carrierguard.web.deps import Caller, require
+
+router = APIRouter(prefix="/v1/mail", tags=["mail"])
+MAIL_ERRORS = {**ERRORS, 502: ERRORS[503]}
+QuarantineId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
+ADDRESS_PATTERN = r"^[^\s<>@]{1,64}@[^\s<>@]{1,253}$"
+
+
+class MailOps:
+    """What the mail routes work on, from the settings; the quarantine opens on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.relay = SmtpRelay.parse(settings.release_smtp)
+        self.feedback_dir = settings.feedback_dir
+
+    @cached_property
+    def quarantine(self) -> QuarantineStore:
+        return QuarantineStore(self.settings.quarantine_dir)
+
+    @cached_property
+    def reputation(self) -> ReputationStore | None:
+        if not self.settings.reputation_redis:
+            return None
+        import redis
+
+        from carrierguard.mail.reputation import RedisReputationStore
+
+        return RedisReputationStore(redis.Redis.from_url(self.settings.reputation_redis))
+
+
+def get_mail_ops(request: Request) -> MailOps:
+    ops: MailOps = request.app.state.mail
+    return ops
+
+
+Ops = Annotated[MailOps, Depends(get_mail_ops)]
+
+
+class QuarantineOut(BaseModel):
+    id: str
+    received_at: str
+    state: str
+    mail_from: str
+    recipients: list[str]
+    header_from: str
+    reasons: list[str]
+    size: int
+    phishing_probability: float | None
+    feedback: str
+    released_at: str
+    released_by: str
+
+
+def to_out(entry: QuarantineEntry) -> QuarantineOut:
+    data: dict[str, Any] = asdict(entry)
+    data["recipients"] = list(entry.recipients)
+    data["reasons"] = list(entry.reasons)
+    return QuarantineOut.model_validate({k: data[k] for k in QuarantineOut.model_fields})
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[str, Field(pattern="^(phishing|not_phishing)$")]
+
+
+class StrengthIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strength: Annotated[str, Field(pattern="^(weak|standard|strong)$")] | None
+
+
+class RecipientOut(BaseModel):
+    address: str
+    strength: str | None
+
+
+class UnsetRecipientsOut(BaseModel):
+    recipients: list[dict[str, str]]
+    next_after: str | None
+
+
+def _audit(
+    service: Any, caller: Caller, action: str, subject: str, payload: dict[str, Any]
+) -> None:
+    with service.registry.write() as tx:
+        audit.append(
+            tx.conn,
+            actor=caller.actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            now=datetime.now(UTC),
+        )
+
+
+@router.get("/quarantine", response_model=list[QuarantineOut], responses=ERRORS)
+def list_quarantine(
+    ops: Ops,
+    _: Annotated[Caller, Depends(require(Permission.QUARANTINE_READ))],
+    state: Annotated[str, Query(pattern=f"^({'|'.join(STATES)}|all)$")] = "held",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[QuarantineOut]:
+    """隔離メール一覧 / Held (or released, deleted, all) messages, oldest first."""
+    entries = ops.quarantine.list(None if state == "all" else state)
+    return [to_out(e) for e in entries[:limit]]
+
+
+@router.get("/quarantine/{entry_id}", response_model=QuarantineOut, responses=ERRORS)
+def get_quarantined(
+    entry_id: QuarantineId,
+    ops: Ops,
+    _: Annotated[Caller, Depends(require(Permission.QUARANTINE_READ))],
+) -> QuarantineOut:
+    """One held message's index entry (no content)."""
+    return to_out(ops.quarantine.entry(entry_id))
+
+
+@router.get(
+    "/quarantine/{entry_id}/message",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"message/rfc822": {}}}},
+)
+def get_quarantined_message(
+    entry_id: QuarantineId,
+    ops: Ops,
+    service: Service,
+    caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_READ))],
+) -> Response:
+    """The held message itself, as stored (this read is audited)."""
+    raw = ops.quarantine.get(entry_id)
+    _audit(service, caller, "quarantine.read", f"quarantine:{entry_id}", {"size": len(raw)})
+    return Response(raw, media_type="message/rfc822")
+
+
+@router.post("/quarantine/{entry_id}/release", response_model=QuarantineOut, responses=MAIL_ERRORS)
+async def release_quarantined(
+    entry_id: QuarantineId,
+    ops: Ops,
+    service: Service,
+    caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_RELEASE))],
+) -> QuarantineOut:
+    """Deliver a held message to its recipients unchanged (409 if it is not held)."""
+    entry = await release(ops.quarantine, entry_id, ops.relay, actor=caller.actor)
+    _audit(
+        service,
+        caller,
+        "quarantine.released",
+        f"quarantine:{entry_id}",
+        {"recipients": len(entry.recipients), "reasons": list(entry.reasons)},
+    )
+    return to_out(entry)
+
+
+@router.post("/quarantine/{entry_id}/feedback", response_model=QuarantineOut, responses=ERRORS)
+def feedback_on_quarantined(
+    entry_id: QuarantineId,
+    body: FeedbackIn,
+    ops: Ops,
+    service: Service,
+    caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_RELEASE))],
+) -> QuarantineOut:
+    """ "phishing" or "not_phishing": feeds the domain reputation and the next training."""
+    entry = record_feedback(
+        ops.quarantine,
+        entry_id,
+        body.label,
+        actor=caller.actor,
+        feedback_dir=ops.feedback_dir,
+        reputation=ops.reputation,
+    )
+    _audit(service, caller, "quarantine.feedback", f"quarantine:{entry_id}", {"label": body.label})
+    return to_out(entry)
+
+
+@router.put("/recipients/{address}", response_model=RecipientOut, responses=ERRORS)
+def set_strength(
+    address: Annotated[str, PathParam(pattern=ADDRESS_PATTERN, max_length=320)],
+    body: StrengthIn,
+    service: Service,
+    caller: Annotated[Caller, Depends(require(Permission.RECIPIENTS_MANAGE))],
+) -> RecipientOut:
+    """受信者のフィルター強度 / Set (or with null, clear) one recipient's filter strength."""
+    from carrierguard.store.mail_schema import set_recipient_strength
+
+    normal = normalized_address(address)
+    now = datetime.now(UTC)
+    with service.registry.write() as tx:
+        set_recipient_strength(tx.conn, normal, body.strength, now=now, actor=caller.actor)
+        audit.append(
+            tx.conn,
+            actor=caller.actor,
+            action="recipient.strength",
+            subject=f"recipient:{normal}",
+            payload={"strength": body.strength},
+            now=now,
+        )
+    return RecipientOut(address=normal, strength=body.strength)
+
+
+@router.get("/recipients/unset", response_model=UnsetRecipientsOut, responses=ERRORS)
+def list_unset(
+    service: Service,
+    _: Annotated[Caller, Depends(require(Permission.RECIPIENTS_MANAGE))],
+    after: Annotated[str, Query(max_length=320)] = "",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> UnsetRecipientsOut:
+    """Recipients who never chose a strength: the list for the awareness mail (M3)."""
+    from carrierguard.store.mail_schema import unset_recipients
+
+    with service.registry.read() as tx:
+        rows = unset_recipients(tx.conn, limit=limit, after=after)
+    return UnsetRecipientsOut(
+        recipients=[{"address": a, "first_seen": f.isoformat()} for a, f in rows],
+        next_after=rows[-1][0] if len(rows) == limit else None,
+    )

@@ -1,0 +1,121 @@
+"""The phishing classifier inside the milter: one verdict per recipient's strength."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from carrierguard.mail.content.evidence import Evidence
+from carrierguard.mail.content.extract import MailText
+from carrierguard.mail.content.model import Scores, decide
+from carrierguard.mail.content.stage import SCORE_HEADER, content_stage
+from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.recipients import FixedStrengths
+from carrierguard.mail.verdict import Stage, standard_stages
+from tests.mail.conftest import message
+from tests.mail.milter.test_server import SETTINGS, exchange, resolver
+
+THRESHOLDS = {
+    "phishing": {"weak": 0.10, "standard": 0.02, "strong": 0.005},
+    "spam": {"weak": 0.95, "standard": 0.80, "strong": 0.50},
+}
+
+
+class FixedScorer:
+    """Scores every message the same; verdicts come from the real threshold rule."""
+
+    def __init__(self, phishing: float) -> None:
+        self.scores = Scores(ham=1 - phishing, spam=0.0, phishing=phishing, url_scores=())
+
+    def score(self, mail: MailText, ev: Evidence) -> Scores:
+        return self.scores
+
+    def verdict(self, scores: Scores, strength: str) -> tuple[str, str]:
+        return decide(THRESHOLDS, scores, strength)
+
+
+def stages(phishing: float, chosen: dict[str, str]) -> list[Stage]:
+    out = standard_stages(resolver(), SETTINGS)
+    out.insert(-1, content_stage(FixedScorer(phishing), FixedStrengths(chosen)))
+    return out
+
+
+def run(
+    tmp: Path, phishing: float, chosen: dict[str, str], rcpts: tuple[str, ...]
+) -> tuple[list[tuple[bytes, bytes]], QuarantineStore]:
+    store = QuarantineStore(tmp / "q")
+    raw = message("info@bank.example", "ご利用確認のお願い\r\n")
+    replies = asyncio.run(
+        exchange(stages(phishing, chosen), store, raw, "info@bank.example", "192.0.2.5", rcpts)
+    )
+    return replies, store
+
+
+def test_strict_recipient_loses_the_copy_and_gets_it_in_quarantine(tmp_path: Path) -> None:
+    """P=0.01: held at 強 (strong), delivered at 弱 (weak); one SMTP copy serves both."""
+    replies, store = run(
+        tmp_path,
+        0.01,
+        {"a@example.net": "strong", "b@example.net": "weak"},
+        ("a@example.net", "b@example.net"),
+    )
+    assert replies[-1] == (b"c", b"")
+    assert (b"-", b"<a@example.net>\0") in replies
+    assert not any(r == (b"-", b"<b@example.net>\0") for r in replies)
+    (entry,) = store.list()
+    assert entry.recipients == ("a@example.net",)
+    assert entry.reasons[0] == "CONTENT_MODEL_PHISHING"
+    held = store.get(entry.id)
+    assert b"X-CarrierGuard-Verdict: quarantine" in held
+    assert f"{SCORE_HEADER}: 0.0100".encode() in held
+    added = [r[1] for r in replies if r[0] == b"h"]
+    assert f"{SCORE_HEADER}\0 0.0100\0".encode() in added
+
+
+def test_everyone_strict_means_the_whole_message_is_quarantined(tmp_path: Path) -> None:
+    """When every recipient holds it, the MTA is told to discard after the copy is stored."""
+    replies, store = run(
+        tmp_path, 0.03, {}, ("a@example.net", "b@example.net")
+    )  # default standard: 0.03 >= 0.02
+    assert replies[-1] == (b"d", b"")
+    assert not any(r[0] == b"-" for r in replies)
+    (entry,) = store.list()
+    assert entry.recipients == ("a@example.net", "b@example.net")
+    assert entry.phishing_probability == pytest.approx(0.03)
+
+
+def test_certain_phishing_is_refused_at_smtp_for_all(tmp_path: Path) -> None:
+    """Above the weak threshold the message is phishing for everyone: 550 at DATA."""
+    replies, store = run(tmp_path, 0.5, {"b@example.net": "weak"}, ("b@example.net",))
+    assert replies[-1][0] == b"y"
+    assert replies[-1][1].startswith(b"550 5.7.1 ")
+    assert b"CONTENT_MODEL_PHISHING" in replies[-1][1]
+    assert store.list() == []
+
+
+def test_ham_is_delivered_to_everyone(tmp_path: Path) -> None:
+    replies, store = run(
+        tmp_path, 0.001, {"a@example.net": "strong"}, ("a@example.net", "b@example.net")
+    )
+    assert replies[-1] == (b"c", b"")
+    assert not any(r[0] == b"-" for r in replies)
+    assert store.list() == []
+
+
+def test_shipped_model_rejects_the_demo_card_phishing(tmp_path: Path) -> None:
+    """The real model as a milter stage: the Japanese card lure is refused, ham passes."""
+    from carrierguard.mail.content import model as model_io
+
+    demo = Path(__file__).resolve().parents[3] / "src/carrierguard/data/demo_mail"
+    loaded = model_io.load()
+    chosen = standard_stages(resolver(), SETTINGS)
+    chosen.insert(-1, content_stage(loaded, FixedStrengths()))
+    store = QuarantineStore(tmp_path / "q")
+    verdicts = {}
+    for name in ("01-card-phishing.eml", "04-team-meeting.eml"):
+        raw = (demo / name).read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        replies = asyncio.run(exchange(chosen, store, raw, "info@bank.example", "192.0.2.5"))
+        verdicts[name] = replies[-1][0]
+    assert verdicts == {"01-card-phishing.eml": b"y", "04-team-meeting.eml": b"c"}
