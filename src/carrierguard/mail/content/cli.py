@@ -65,6 +65,10 @@ def scan(
 def train_command(
     data: Annotated[Path, typer.Option(help="../shared/data/mail")] = DEFAULT_DATA,
     out: Annotated[Path | None, typer.Option(help="model file to write")] = None,
+    feedback: Annotated[
+        Path | None,
+        typer.Option(help="隔離メールへの判定 / quarantine feedback directory (training only)"),
+    ] = None,
 ) -> None:
     """モデルを学習 / Train the model and write it with its model card."""
     from carrierguard.mail.content import model as model_io
@@ -72,7 +76,7 @@ def train_command(
 
     root = _data_dir(data)
     started = time.monotonic()
-    examples, unreadable = train.prepare(root)
+    examples, unreadable = train.prepare(root, feedback=feedback)
     fitted = train.fit(root, examples)
     rows = train.evaluate(fitted, examples, "test")
     rows += train.evaluate(fitted, examples, "all", corpus="ja-ham")

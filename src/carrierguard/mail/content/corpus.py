@@ -77,6 +77,22 @@ def load(root: Path) -> list[Item]:
     return items
 
 
+FEEDBACK_LABELS = {"phishing": "phishing", "not_phishing": "ham"}
+
+
+def load_feedback(directory: Path) -> list[Item]:
+    """Messages people labelled in the quarantine (``mail.release.record_feedback``).
+
+    ``directory/phishing/*.eml`` are phishing, ``directory/not_phishing/*.eml`` ham; the
+    corpus name is ``feedback``. A missing directory is simply no feedback.
+    """
+    items = []
+    for folder, label in FEEDBACK_LABELS.items():
+        for path in sorted((directory / folder).glob("*.eml")):
+            items.append(Item(path, "feedback", label, _header_date(path)))
+    return items
+
+
 class _UnionFind:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))

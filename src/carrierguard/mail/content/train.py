@@ -103,8 +103,14 @@ def _campaign_keys(examples: list[Example], catalogue: Catalogue) -> list[set[st
     return keys
 
 
-def prepare(root: Path, catalogue: Catalogue | None = None) -> tuple[list[Example], int]:
-    """Read, split and featurise the corpora; returns examples and the unreadable count."""
+def prepare(
+    root: Path, catalogue: Catalogue | None = None, feedback: Path | None = None
+) -> tuple[list[Example], int]:
+    """Read, split and featurise the corpora; returns examples and the unreadable count.
+
+    ``feedback`` (a directory written by quarantine feedback) adds people's labels to the
+    training split only: they are real mail, but not a held-out measurement.
+    """
     catalogue = catalogue or default_catalogue()
     examples: list[Example] = []
     unreadable = 0
@@ -122,6 +128,7 @@ def prepare(root: Path, catalogue: Catalogue | None = None) -> tuple[list[Exampl
     )
     for e, s in zip(examples, splits, strict=True):
         e.split = s
+    examples.extend(feedback_examples(feedback, catalogue) if feedback else [])
     for i, raw in enumerate(synthetic.notices()):
         mail = read_message(raw)
         examples.append(
@@ -136,6 +143,19 @@ def prepare(root: Path, catalogue: Catalogue | None = None) -> tuple[list[Exampl
             )
         )
     return examples, unreadable
+
+
+def feedback_examples(directory: Path, catalogue: Catalogue) -> list[Example]:
+    """Training examples from quarantine feedback (unreadable files are skipped)."""
+    out = []
+    for item in corpus.load_feedback(directory):
+        try:
+            mail = read_message(item.path.read_bytes())
+        except MailUnreadable:
+            continue
+        ev = gather(mail, catalogue)
+        out.append(Example(str(item.path), item.corpus, item.label, item.date, "train", mail, ev))
+    return out
 
 
 def _phish_hosts(root: Path, before: datetime, rng: random.Random) -> list[str]:
