@@ -129,6 +129,7 @@ class Milter:
     quarantine: Path
     db_url: str
     process: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()  # more `mail milter` options
 
     def start(self, dns_port: int) -> None:
         self.process = subprocess.Popen(
@@ -150,6 +151,7 @@ class Milter:
                 str(self.quarantine),
                 "--db",
                 self.db_url,
+                *self.extra,
             ],
             cwd=REPO,
         )
@@ -168,6 +170,7 @@ class Postfix:
     smtp_port: int
     mailbox: Path
     log: Path
+    release_port: int  # smtpd without milters: where released mail is re-injected
 
     def delivered(self) -> list[bytes]:
         new = self.mailbox / "inbox" / "new"
@@ -210,6 +213,7 @@ smtp_dns_support_level = disabled
 
 MASTER_CF = """
 {port} inet n - n - - smtpd
+{release} inet n - n - - smtpd -o smtpd_milters=
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -238,9 +242,11 @@ def postfix(milter_port: int) -> Iterator[Postfix]:
     root = shared_tmpdir("cg-postfix-")
     config = root / "etc"
     config.mkdir()
-    port = free_port()
+    port, release = free_port(), free_port()
     (config / "main.cf").write_text(_main_cf(root, milter_port))
-    (config / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{port}"))
+    (config / "master.cf").write_text(
+        MASTER_CF.format(port=f"127.0.0.1:{port}", release=f"127.0.0.1:{release}")
+    )
     mailbox = root / "mail"
     mailbox.mkdir()
     os.chown(mailbox, 65534, 65534)
@@ -256,7 +262,8 @@ def postfix(milter_port: int) -> Iterator[Postfix]:
         raise RuntimeError(f"postfix start failed: {started.stderr}\n{log}")
     try:
         wait_for_port(port)
-        yield Postfix(config, port, mailbox, root / "maillog")
+        wait_for_port(release)
+        yield Postfix(config, port, mailbox, root / "maillog", release)
     finally:
         subprocess.run([*run, "stop"], env=env, capture_output=True)
         time.sleep(0.5)

@@ -9,6 +9,7 @@ import smtplib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,12 @@ from tests.mail.integration.servers import (
 )
 
 pytestmark = pytest.mark.integration
+STRICT, LENIENT = "strict@example.net", "lenient@example.net"
+# A mild lure: the shipped model scores it between the strong and the weak thresholds.
+MILD_LURE = (
+    "Subject: アカウント確認のお願い",
+    "お客様のアカウントの確認をお願いいたします。下記よりログインしてください。\r\n",
+)
 
 
 @dataclass
@@ -84,7 +91,12 @@ def stack(rsa_key: tuple[bytes, bytes]) -> Iterator[Stack]:
     }
     with nsd(zones) as dns_port:
         quarantine = shared_tmpdir("cg-quarantine-")
-        milter = Milter(free_port(), quarantine, f"sqlite:///{quarantine}/dmarc.db")
+        milter = Milter(
+            free_port(),
+            quarantine,
+            f"sqlite:///{quarantine}/dmarc.db",
+            extra=(f"--strength={STRICT}=strong", f"--strength={LENIENT}=weak"),
+        )
         milter.start(dns_port)
         try:
             with postfix(milter.port) as server:
@@ -184,3 +196,89 @@ def test_dnspython_resolver_reads_the_real_dns_server(stack: Stack) -> None:
     assert resolver.query("nope.reject.example", "TXT").rcode is Rcode.NXDOMAIN
     resolver.query("_dmarc.reject.example", "TXT")
     assert resolver.hits == 1
+
+
+def test_quarantined_message_released_through_the_api_arrives_byte_for_byte(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Held by the milter, released with POST /v1/mail/.../release, delivered unchanged.
+
+    Postfix re-injects it on its milter-less listener; the mailbox copy is the stored
+    message (line ends as the Maildir writes them) under the trace fields delivery adds.
+    """
+    from carrierguard.auth import Role
+    from tests.web.conftest import make_api
+
+    body = (
+        ".a line that starts with a dot\r\n"
+        + "ご注文の確認: 8-bit UTF-8 本文\r\n"
+        + "x" * 900
+        + "\r\n..\r\nend\r\n"
+    )
+    raw = message(
+        "info@quarantine.example",
+        body,
+        "Content-Type: text/plain; charset=utf-8",
+        "Date: Sat, 28 Nov 2026 12:00:00 +0900",
+        "Message-ID: <release-test@quarantine.example>",
+    )
+    store = QuarantineStore(stack.milter.quarantine)
+    before = {e.id for e in store.list()}
+    stack.send(raw, "info@quarantine.example")
+    (entry,) = [e for e in store.list() if e.id not in before]
+    held = store.get(entry.id)
+    assert held.endswith(raw)  # our fields, then the message as sent
+    delivered_before = len(stack.postfix.delivered())
+    api = make_api(
+        f"sqlite:///{tmp_path / 'api.db'}",
+        quarantine_dir=stack.milter.quarantine,
+        release_smtp=f"127.0.0.1:{stack.postfix.release_port}",
+    )
+    headers = api.headers(Role.MAIL_OPERATOR)
+    r = api.client.post(f"/v1/mail/quarantine/{entry.id}/release", headers=headers)
+    assert r.status_code == 200, r.text
+    mails = stack.wait_delivered(delivered_before + 1)
+    (arrived,) = [m for m in mails if b"a line that starts with a dot" in m]
+    assert b"\n" not in held.replace(b"\r\n", b"")  # stored with CRLF line ends only
+    expected = held.replace(b"\r\n", b"\n")
+    assert arrived.endswith(expected)
+    trace = arrived[: -len(expected)].decode()
+    names = [line.split(":", 1)[0] for line in trace.splitlines() if not line[:1].isspace()]
+    assert set(names) <= {"Return-Path", "X-Original-To", "Delivered-To", "Received"}, trace
+    assert store.entry(entry.id).state == "released"
+
+
+def test_one_copy_two_strengths_postfix_drops_only_the_strict_recipient(stack: Stack) -> None:
+    """The classifier in the milter holds a mild lure for 強 and delivers it for 弱.
+
+    Postfix honours our SMFIR_DELRCPT: the strict recipient's copy waits in the
+    quarantine (for that recipient only), the lenient one receives the message.
+    """
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.brands import default_catalogue
+    from carrierguard.mail.content.evidence import gather
+    from carrierguard.mail.content.extract import read_message
+
+    subject, body = MILD_LURE
+    raw = message("info@good.example", body, "Date: Sat, 28 Nov 2026 12:00:00 +0900")
+    raw = raw.replace(b"Subject: test", subject.encode())
+    loaded = model_io.load()
+    text = read_message(raw)
+    scores = loaded.score(text, gather(text, default_catalogue()))
+    strict, lenient = loaded.verdict(scores, "strong")[0], loaded.verdict(scores, "weak")[0]
+    assert (strict, lenient) == ("quarantine", "deliver"), (
+        f"the shipped model scores the mild lure {scores.phishing:.4f}: pick a message "
+        "between its strong and weak thresholds"
+    )
+    store = QuarantineStore(stack.milter.quarantine)
+    before_held = {e.id for e in store.list()}
+    before = len(stack.postfix.delivered())
+    with smtplib.SMTP("127.0.0.1", stack.postfix.smtp_port, "client.example", timeout=60) as s:
+        s.sendmail("bounce@good.example", [STRICT, LENIENT], raw)
+    mails = stack.wait_delivered(before + 1)
+    time.sleep(1)
+    arrived = [m for m in stack.postfix.delivered()[before:] if "アカウントの確認".encode() in m]
+    assert len(arrived) == 1 and f"Delivered-To: {LENIENT}".encode() in arrived[0], mails[-1]
+    (held,) = [e for e in store.list() if e.id not in before_held]
+    assert held.recipients == (STRICT,)
+    assert held.reasons[0] == "CONTENT_MODEL_PHISHING"

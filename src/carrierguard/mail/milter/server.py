@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from carrierguard.mail.settings import MailSettings
 from carrierguard.mail.verdict import VERDICT_HEADER, Action, CheckContext, Stage, run_pipeline
 
 QUARANTINE_VALUE = Action.QUARANTINE.value
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 log = structlog.get_logger("carrierguard.mail.milter")
 
@@ -211,7 +213,10 @@ class MilterServer:
         verdict = context.verdict
         assert verdict is not None
         stamped = b"".join(
-            f"{name}: {QUARANTINE_VALUE if name == VERDICT_HEADER else value}\r\n".encode()
+            _BARE_LF.sub(
+                b"\r\n",
+                f"{name}: {QUARANTINE_VALUE if name == VERDICT_HEADER else value}\r\n".encode(),
+            )
             for name, value in context.add_headers
         )
         author = context.auth.author if context.auth else None
