@@ -38,6 +38,7 @@ from carrierguard.web.deps import Caller, KeyCache, require
 from carrierguard.web.ui.accounts import Accounts
 from carrierguard.web.ui.pages import router as pages_router
 from carrierguard.web.ui.pages import static_files
+from carrierguard.web.ui.quarantine import router as quarantine_pages_router
 from carrierguard.web.ui.reports import router as reports_router
 
 log = structlog.get_logger("carrierguard.web")
@@ -100,6 +101,7 @@ def create_app(
     app.state.accounts = Accounts(svc.registry, svc.protector)
     app.include_router(pages_router)
     app.include_router(reports_router)
+    app.include_router(quarantine_pages_router)
     app.mount("/static", static_files(), name="static")
     _install_error_handlers(app)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carrierguard.auth import Permission
 from carrierguard.config import Settings
+from carrierguard.contracts.service import ScreeningService
 from carrierguard.mail.quarantine import STATES, QuarantineEntry, QuarantineStore
 from carrierguard.mail.recipients import normalized_address
 from carrierguard.mail.release import SmtpRelay, record_feedback, release
@@ -106,15 +107,16 @@ class UnsetRecipientsOut(BaseModel):
     next_after: str | None
 
 
-def _audit(
-    service: Any, caller: Caller, action: str, subject: str, payload: dict[str, Any]
+def audit_mail_action(
+    service: ScreeningService, actor: str, action: str, entry_id: str, payload: dict[str, Any]
 ) -> None:
+    """One audit entry for a read, release or label of held mail."""
     with service.registry.write() as tx:
         audit.append(
             tx.conn,
-            actor=caller.actor,
+            actor=actor,
             action=action,
-            subject=subject,
+            subject=f"quarantine:{entry_id}",
             payload=payload,
             now=datetime.now(UTC),
         )
@@ -155,7 +157,7 @@ def get_quarantined_message(
 ) -> Response:
     """The held message itself, as stored (this read is audited)."""
     raw = ops.quarantine.get(entry_id)
-    _audit(service, caller, "quarantine.read", f"quarantine:{entry_id}", {"size": len(raw)})
+    audit_mail_action(service, caller.actor, "quarantine.read", entry_id, {"size": len(raw)})
     return Response(raw, media_type="message/rfc822")
 
 
@@ -168,11 +170,11 @@ async def release_quarantined(
 ) -> QuarantineOut:
     """Deliver a held message to its recipients unchanged (409 if it is not held)."""
     entry = await release(ops.quarantine, entry_id, ops.relay, actor=caller.actor)
-    _audit(
+    audit_mail_action(
         service,
-        caller,
+        caller.actor,
         "quarantine.released",
-        f"quarantine:{entry_id}",
+        entry_id,
         {"recipients": len(entry.recipients), "reasons": list(entry.reasons)},
     )
     return to_out(entry)
@@ -195,7 +197,7 @@ def feedback_on_quarantined(
         feedback_dir=ops.feedback_dir,
         reputation=ops.reputation,
     )
-    _audit(service, caller, "quarantine.feedback", f"quarantine:{entry_id}", {"label": body.label})
+    audit_mail_action(service, caller.actor, "quarantine.feedback", entry_id, {"label": body.label})
     return to_out(entry)
 
 

@@ -71,6 +71,7 @@ def render(
         "lang": lang,
         "t": translator(lang),
         "user": session.user if session else None,
+        "can": (lambda perm: session is not None and allowed(session.user.role, Permission(perm))),
         "csrf": session.csrf if session else ctx.pop("csrf", ""),
         **ctx,
     }
@@ -148,7 +149,10 @@ def login(
         failed = render(request, "login.html", None, 401, csrf=retry, error=message)
         failed.set_cookie(LOGIN_CSRF_COOKIE, retry, httponly=True, samesite="strict")
         return failed
-    response = RedirectResponse("/cases", status_code=303)
+    signed_in = _accounts(request).session(token, _service(request).clock())
+    mail_only = signed_in is not None and allowed(signed_in.user.role, Permission.QUARANTINE_READ)
+    home = "/quarantine" if mail_only else "/cases"
+    response = RedirectResponse(home, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
