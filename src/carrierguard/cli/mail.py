@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from carrierguard.errors import InvalidInput
 from carrierguard.mail.auth.check import Envelope, authenticate, report_to_dict
@@ -446,6 +447,93 @@ def quarantine_list(
     store = QuarantineStore(quarantine_dir)
     for entry in store.list(None if state == "all" else state):
         typer.echo(json.dumps(asdict(entry), ensure_ascii=False))
+
+
+# --- recipients' filter strengths (M1, M3) -----------------------------------------------------
+recipients_app = typer.Typer(
+    help="受信者ごとのフィルター強度 / each recipient's filter strength (弱/標準/強)",
+    no_args_is_help=True,
+)
+app.add_typer(recipients_app, name="recipients")
+DbUrl = Annotated[str, typer.Option("--db", help="データベース URL / database URL")]
+
+
+def _recipients_engine(db: str) -> Engine:
+    from carrierguard.store.engine import create_store_engine, migrate
+
+    engine = create_store_engine(db)
+    migrate(engine)
+    return engine
+
+
+@recipients_app.command("set")
+def recipients_set(
+    address: Annotated[str, typer.Argument(help="受信者アドレス / recipient address")],
+    strength: Annotated[str, typer.Argument(help="weak | standard | strong | unset")],
+    db: DbUrl = "sqlite:///./carrierguard.db",
+) -> None:
+    """強度を設定 / set (or with ``unset``, clear) one recipient's strength; audited."""
+    from datetime import UTC, datetime
+
+    from carrierguard.mail.recipients import checked_strength, normalized_address
+    from carrierguard.store import audit
+    from carrierguard.store.mail_schema import set_recipient_strength
+
+    chosen = None if strength == "unset" else checked_strength(strength)
+    normal = normalized_address(address)
+    if "@" not in normal:
+        raise InvalidInput(
+            f"not a mail address: {address!r}",
+            message_ja=f"メールアドレスではありません: {address!r}",
+        )
+    now = datetime.now(UTC)
+    with _recipients_engine(db).begin() as conn:
+        set_recipient_strength(conn, normal, chosen, now=now, actor="cli")
+        audit.append(
+            conn,
+            actor="cli",
+            action="recipient.strength",
+            subject=f"recipient:{normal}",
+            payload={"strength": chosen},
+            now=now,
+        )
+    typer.echo(f"{normal}: {chosen or 'unset'}")
+
+
+@recipients_app.command("unset")
+def recipients_unset(
+    db: DbUrl = "sqlite:///./carrierguard.db",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="CSV の出力先 / CSV file (stdout if omitted)"),
+    ] = None,
+) -> None:
+    """啓発メールの宛先一覧 / recipients who never chose a strength, as CSV (address,first_seen)."""
+    import csv
+    import sys
+
+    from carrierguard.store.mail_schema import unset_recipients
+
+    engine = _recipients_engine(db)
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    count, after = 0, ""
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["address", "first_seen"])
+        while True:
+            with engine.connect() as conn:
+                page = unset_recipients(conn, limit=5000, after=after)
+            for address, first_seen in page:
+                writer.writerow([address, first_seen.isoformat()])
+            count += len(page)
+            if len(page) < 5000:
+                break
+            after = page[-1][0]
+    finally:
+        if output:
+            out.close()
+    if output:
+        typer.echo(f"{count} 件 / recipients without a strength -> {output}", err=True)
 
 
 # --- phishing scan ------------------------------------------------------------------------------
