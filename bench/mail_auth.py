@@ -141,8 +141,19 @@ def bench_milter(messages: list[bytes], resolver: CachingResolver, n: int) -> No
     settings = MailSettings(authserv_id="bench")
     full = asyncio.run(eom_latencies(standard_stages(resolver, settings), messages, n))
     bare = asyncio.run(eom_latencies([decide], messages, n))
+    from carrierguard.mail.content import model as model_io
+    from carrierguard.mail.content.stage import content_stage
+    from carrierguard.mail.recipients import FixedStrengths
+
+    with_content = standard_stages(resolver, settings)
+    with_content.insert(-1, content_stage(model_io.load(), FixedStrengths()))
+    classified = asyncio.run(eom_latencies(with_content, messages, n))
     print(f"milter: {n} messages over one connection on 127.0.0.1, end-of-message latency")
     print(f"  full pipeline : p50 {p(full, 50):6.2f} ms  p99 {p(full, 99):6.2f} ms")
+    print(
+        f"  + classifier  : p50 {p(classified, 50):6.2f} ms  p99 {p(classified, 99):6.2f} ms"
+        f"  (added to the peer: p99 {p(classified, 99) - p(bare, 99):6.2f} ms)"
+    )
     print(f"  peer (decide) : p50 {p(bare, 50):6.2f} ms  p99 {p(bare, 99):6.2f} ms")
     print(
         f"  added by checks: p50 {p(full, 50) - p(bare, 50):6.2f} ms  "
