@@ -1,0 +1,29 @@
+"""``make demo`` runs ``carrierguard demo``: screening decisions of every kind, then mail verdicts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from carrierguard.cli.main import app
+
+
+def test_demo_shows_each_decision_and_strengths_that_differ(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = CliRunner().invoke(app, ["demo", "--db", db, "--reset"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    counts = re.search(r"approve (\d+) ・ 審査 review (\d+) ・ 拒否 refuse (\d+)", result.output)
+    assert counts and all(int(n) > 0 for n in counts.groups()), result.output[-2000:]
+    rows = {
+        m.group(1): m.group(2).split()
+        for m in re.finditer(r"│ (\S+\.eml)\s+│\s+[\d.]+ │ (\w+ +│ \w+ +│ \w+)", result.output)
+    }
+    verdicts = {name: [v for v in cells if v != "│"] for name, cells in rows.items()}
+    assert verdicts["01-card-phishing.eml"] == ["reject"] * 3
+    assert verdicts["04-team-meeting.eml"] == ["deliver"] * 3
+    # A mild lure: only the strong filter holds it.
+    assert verdicts["05-account-check.eml"] == ["deliver", "deliver", "quarantine"]
+    again = CliRunner().invoke(app, ["demo", "--db", db, "--reset"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0  # --reset makes it repeatable
