@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import structlog
 
-from carrierguard.contracts.applications import INITIAL_STATE, Outcome
+from carrierguard.contracts.applications import INITIAL_STATE, ApplicationState, Outcome
 from carrierguard.contracts.assurance import (
     AssuranceEvidence,
     AssuranceKeys,
@@ -40,6 +41,7 @@ from carrierguard.crypto import DataProtector
 from carrierguard.errors import IdempotencyKeyReused
 from carrierguard.store import audit
 from carrierguard.store import events as events_sql
+from carrierguard.store.events import parse_assessment
 from carrierguard.store.registry import (
     ApplicationRecord,
     HolderRecord,
@@ -125,45 +127,68 @@ class ScreeningService:
         evidence = evidence or AssuranceEvidence()
         keyring = self._keyring(policy)
         keys = keyring.keys_for(evidence)  # network I/O stays outside the transaction
+        blocks = [self.protector.blind_index(b) for b in candidate_strings(application.holder)]
+        identity_key = self.holder_key(application.holder)
+        screening = _Screening(
+            application=application,
+            evidence=evidence,
+            policy=policy,
+            keys=keys,
+            keyring=keyring,
+            now=now,
+            actor=actor,
+            submitted_by=submitted_by,
+            key_owner=key_owner,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            identity_key=identity_key,
+            blocks=blocks,
+        )
+        if self.registry.dialect == "postgresql":
+            result = self._screen_pg(screening)
+        else:
+            result = self._screen_generic(screening)
+        if not result.replayed:
+            record = result.record
+            log.info(
+                "application.decided",
+                application_id=record.application_id,
+                holder_id=record.holder_id,
+                channel=application.channel.value,
+                outcome=record.outcome.value,
+                codes=sorted({r.code for r in record.reasons}),
+            )
+        return result
+
+    def _screen_generic(self, s: _Screening) -> ScreeningResult:
+        """One transaction through SQLAlchemy (SQLite: ``BEGIN IMMEDIATE`` serialises it)."""
+        application = s.application
         with self.registry.write() as tx:
-            if idempotency_key is not None:
-                earlier = tx.claim_idempotency_key(key_owner, idempotency_key, request_hash, now)
+            if s.idempotency_key is not None:
+                earlier = tx.claim_idempotency_key(
+                    s.key_owner, s.idempotency_key, s.request_hash, s.now
+                )
                 if earlier is not None:
-                    first_hash, first_id = earlier
-                    if first_hash != request_hash or first_id is None:
-                        raise IdempotencyKeyReused(
-                            "this Idempotency-Key was already used for a different request"
-                        )
-                    return ScreeningResult(tx.application(first_id), replayed=True)
-            holder_id, identity = self._resolve_holder(tx, application.holder, now)
+                    return self._replay(tx, earlier, s.request_hash)
+            holder_id, identity = self._resolve_holder(
+                tx, application.holder, s.now, s.identity_key, s.blocks
+            )
+            tx.insert_blocks(holder_id, s.blocks)
             holdings = tx.holdings(holder_id)
             decision = self._decide(
                 application,
                 holdings,
-                evidence,
-                policy,
-                keys,
-                keyring,
-                now,
+                s.evidence,
+                s.policy,
+                s.keys,
+                s.keyring,
+                s.now,
                 tx.resale_assessment(holder_id),
                 identity,
             )
             state = INITIAL_STATE[decision.outcome]
             application_id = tx.insert_application(
-                NewApplication(
-                    holder_id=holder_id,
-                    channel=application.channel,
-                    outcome=decision.outcome,
-                    state=state,
-                    reasons=decision.reasons,
-                    usage=[asdict(u) for u in decision.usage],
-                    escalate_to_hq=decision.escalate_to_hq,
-                    requires_actual_users=decision.requires_actual_users,
-                    kyc_method=application.kyc_method,
-                    submitted_by=submitted_by,
-                    applied_on=application.applied_on,
-                ),
-                now,
+                _new_application(s, holder_id, decision, state), s.now
             )
             new_lines: list[LineRecord] = []
             case_id: int | None = None
@@ -172,76 +197,138 @@ class ScreeningService:
                     holder_id=holder_id,
                     application_id=application_id,
                     sim_types=[r.sim_type for r in application.lines],
-                    state=LineState.ACTIVE
-                    if decision.outcome is Outcome.APPROVE
-                    else LineState.RESERVED,
+                    state=_line_state(decision),
                     opened_on=application.applied_on,
-                    now=now,
+                    now=s.now,
                 )
             if decision.outcome is Outcome.REVIEW:
-                case_id = open_case(
-                    tx.conn,
-                    application_id=application_id,
-                    holder_id=holder_id,
-                    channel=application.channel.value,
-                    decision=decision,
-                    actor=actor,
-                    now=now,
-                )
-            if idempotency_key is not None:
-                tx.complete_idempotency_key(key_owner, idempotency_key, application_id)
-            # Built from what was just written (the same as reading it back, one query less).
-            record = ApplicationRecord(
-                application_id=application_id,
-                holder_id=holder_id,
-                channel=application.channel,
-                state=state,
-                outcome=decision.outcome,
-                reasons=decision.reasons,
-                lines=tuple(new_lines),
-                escalate_to_hq=decision.escalate_to_hq,
-                requires_actual_users=decision.requires_actual_users,
-                created_at=now,
-                case_id=case_id,
-            )
+                case_id = self._open_case(tx, s, application_id, holder_id, decision)
+            if s.idempotency_key is not None:
+                tx.complete_idempotency_key(s.key_owner, s.idempotency_key, application_id)
+            record = _record(s, application_id, holder_id, decision, state, new_lines, case_id)
             # Last, so that the chain's lock is held as briefly as possible.
-            audit.append(
-                tx.conn,
-                actor=actor,
-                action="application.decided",
-                subject=f"application:{application_id}",
-                payload={
-                    "holder_id": holder_id,
-                    "channel": application.channel.value,
-                    "outcome": decision.outcome.value,
-                    "codes": sorted(decision.codes),
-                    "lines": [ln.line_id for ln in record.lines],
-                },
-                now=now,
-            )
-        log.info(
-            "application.decided",
-            application_id=application_id,
-            holder_id=holder_id,
-            channel=application.channel.value,
-            outcome=decision.outcome.value,
-            codes=sorted(decision.codes),
-        )
+            audit.append(tx.conn, **_audit_entry(s, record, decision))
         return ScreeningResult(record, replayed=False)
 
+    def _screen_pg(self, s: _Screening) -> ScreeningResult:
+        """One transaction in two round trips (three for a new holder or a review):
+        the lookups with their locks, then the writes, the audit entry and the COMMIT."""
+        application = s.application
+        with self.registry.write() as tx:
+            claim = None
+            if s.idempotency_key is not None:
+                claim = (s.key_owner, s.idempotency_key, s.request_hash, s.now)
+            found = tx.pg_lookup(
+                identity_key=s.identity_key,
+                blocks=s.blocks,
+                line_count=len(application.lines),
+                claim=claim,
+            )
+            if found.earlier is not None:
+                return self._replay(tx, found.earlier, s.request_hash)
+            identity = IdentityVerdict(None, ())
+            if found.holder_id is not None:
+                holder_id = found.holder_id
+                holdings = found.holdings
+                resale = parse_assessment(found.risk_flags)
+            else:  # a new person, or one written another way: the candidate keys decide
+                holder_id, identity = self._resolve_holder(
+                    tx, application.holder, s.now, s.identity_key, s.blocks, exact=False
+                )
+                holdings = tx.holdings(holder_id)
+                resale = tx.resale_assessment(holder_id)
+            decision = self._decide(
+                application,
+                holdings,
+                s.evidence,
+                s.policy,
+                s.keys,
+                s.keyring,
+                s.now,
+                resale,
+                identity,
+            )
+            state = INITIAL_STATE[decision.outcome]
+            new_lines: list[LineRecord] = []
+            if decision.outcome is not Outcome.REFUSE:
+                line_state = _line_state(decision)
+                new_lines = [
+                    LineRecord(line_id=i, sim_type=r.sim_type, state=line_state)
+                    for i, r in zip(found.line_ids, application.lines, strict=True)
+                ]
+            case_id: int | None = None
+            record = _record(s, found.application_id, holder_id, decision, state, new_lines, None)
+            with tx.pipeline():
+                tx.pg_insert_decision(
+                    application_id=found.application_id,
+                    new=_new_application(s, holder_id, decision, state),
+                    blocks=s.blocks,
+                    new_lines=new_lines,
+                    opened_on=application.applied_on,
+                    now=s.now,
+                )
+            if decision.outcome is Outcome.REVIEW:
+                case_id = self._open_case(tx, s, found.application_id, holder_id, decision)
+                record = _record(
+                    s, found.application_id, holder_id, decision, state, new_lines, case_id
+                )
+            with tx.pipeline():
+                if s.idempotency_key is not None:
+                    tx.pg_complete_idempotency_key(
+                        s.key_owner, s.idempotency_key, found.application_id
+                    )
+                # Last, and sent with the COMMIT: the chain's head row is held only while
+                # the server runs these statements and flushes the commit.
+                audit.pg_queue_append(tx.raw, **_audit_entry(s, record, decision))
+                tx.pg_commit()
+        return ScreeningResult(record, replayed=False)
+
+    @staticmethod
+    def _replay(
+        tx: RegistryTx, earlier: tuple[str, int | None], request_hash: str
+    ) -> ScreeningResult:
+        first_hash, first_id = earlier
+        if first_hash != request_hash or first_id is None:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request"
+            )
+        return ScreeningResult(tx.application(first_id), replayed=True)
+
+    @staticmethod
+    def _open_case(
+        tx: RegistryTx, s: _Screening, application_id: int, holder_id: int, decision: Decision
+    ) -> int:
+        return open_case(
+            tx.conn,
+            application_id=application_id,
+            holder_id=holder_id,
+            channel=s.application.channel.value,
+            decision=decision,
+            actor=s.actor,
+            now=s.now,
+        )
+
     def _resolve_holder(
-        self, tx: RegistryTx, holder: HolderIdentity, now: datetime
+        self,
+        tx: RegistryTx,
+        holder: HolderIdentity,
+        now: datetime,
+        identity_key: str,
+        blocks: list[str],
+        *,
+        exact: bool = True,
     ) -> tuple[int, IdentityVerdict]:
         """The applicant's holder id (found, matched or new, its row locked) and the verdict.
 
         Screenings that share a candidate key are serialised first, so two spellings of
-        one person sent at once cannot both be taken for new people.
+        one person sent at once cannot both be taken for new people. ``exact=False``: the
+        caller already took those locks and found no holder with the exact key.
         """
-        blocks = [self.protector.blind_index(b) for b in candidate_strings(holder)]
-        tx.lock_blocks(blocks)
         verdict = IdentityVerdict(None, ())
-        identity_key = self.holder_key(holder)
-        holder_id = tx.find_holder(identity_key)
+        holder_id = None
+        if exact:
+            tx.lock_blocks(blocks)
+            holder_id = tx.find_holder(identity_key)
         if holder_id is None and blocks:
             found = tx.block_candidates(blocks)
             verdict = resolve(holder, [(h, self.protector.open(pii)) for h, pii in found])
@@ -255,7 +342,6 @@ class ScreeningService:
                 pii=self.protector.seal(sealed_fields(holder)),
                 now=now,
             )
-        tx.insert_blocks(holder_id, blocks)
         return holder_id, verdict
 
     def _keyring(self, policy: Policy) -> AssuranceKeyring:
@@ -353,3 +439,85 @@ class ScreeningService:
             )
         log.info("line.terminated", line_id=line_id)
         return record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Screening:
+    """One screening's inputs, prepared before its transaction."""
+
+    application: Application
+    evidence: AssuranceEvidence
+    policy: Policy
+    keys: AssuranceKeys
+    keyring: AssuranceKeyring
+    now: datetime
+    actor: str
+    submitted_by: int | None
+    key_owner: int
+    idempotency_key: str | None
+    request_hash: str
+    identity_key: str
+    blocks: list[str]
+
+
+def _line_state(decision: Decision) -> LineState:
+    return LineState.ACTIVE if decision.outcome is Outcome.APPROVE else LineState.RESERVED
+
+
+def _new_application(
+    s: _Screening, holder_id: int, decision: Decision, state: ApplicationState
+) -> NewApplication:
+    return NewApplication(
+        holder_id=holder_id,
+        channel=s.application.channel,
+        outcome=decision.outcome,
+        state=state,
+        reasons=decision.reasons,
+        usage=[asdict(u) for u in decision.usage],
+        escalate_to_hq=decision.escalate_to_hq,
+        requires_actual_users=decision.requires_actual_users,
+        kyc_method=s.application.kyc_method,
+        submitted_by=s.submitted_by,
+        applied_on=s.application.applied_on,
+    )
+
+
+def _record(
+    s: _Screening,
+    application_id: int,
+    holder_id: int,
+    decision: Decision,
+    state: ApplicationState,
+    new_lines: list[LineRecord],
+    case_id: int | None,
+) -> ApplicationRecord:
+    """The record as written (the same as reading it back, without the queries)."""
+    return ApplicationRecord(
+        application_id=application_id,
+        holder_id=holder_id,
+        channel=s.application.channel,
+        state=state,
+        outcome=decision.outcome,
+        reasons=decision.reasons,
+        lines=tuple(new_lines),
+        escalate_to_hq=decision.escalate_to_hq,
+        requires_actual_users=decision.requires_actual_users,
+        created_at=s.now,
+        case_id=case_id,
+    )
+
+
+def _audit_entry(s: _Screening, record: ApplicationRecord, decision: Decision) -> dict[str, Any]:
+    return {
+        "actor": s.actor,
+        "action": "application.decided",
+        "subject": f"application:{record.application_id}",
+        "payload": {
+            "holder_id": record.holder_id,
+            "channel": s.application.channel.value,
+            "outcome": decision.outcome.value,
+            "codes": sorted(decision.codes),
+            "lines": [ln.line_id for ln in record.lines],
+        },
+        "now": s.now,
+    }

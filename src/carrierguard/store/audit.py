@@ -2,6 +2,11 @@
 
 ``append`` runs inside the caller's transaction, as its last statement where possible:
 it locks the head row, so appends are serialised for as short a time as possible.
+
+On PostgreSQL the entry's hash is computed by the database (``PG_APPEND``, the same
+material as ``carrierguard.audit.entry_hash``), so an append is two statements that
+need no answer in between: a screening sends them with its COMMIT in one round trip
+and holds the head row only while the server runs them.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, select, update
 
 from carrierguard.audit import AuditEntry, canonical, entry_hash
@@ -17,6 +23,58 @@ from carrierguard.store.engine import READ_ONLY
 from carrierguard.store.schema import audit_head, audit_log
 
 BATCH = 5_000
+
+#: Takes the head row; the next statement (a new snapshot) then sees the newest head.
+PG_LOCK_HEAD = "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"
+#: One entry chained onto the head, hashed as ``carrierguard.audit.entry_hash`` does.
+PG_APPEND = """
+WITH entry AS (
+    SELECT seq + 1 AS seq, hash AS prev_hash,
+        encode(sha256(convert_to(concat_ws(chr(31), (seq + 1)::text, %(stamp)s::text,
+            %(actor)s::text, %(action)s::text, %(subject)s::text, %(payload)s::text, hash),
+            'UTF8')), 'hex') AS hash
+    FROM audit_head WHERE id = 1
+), head AS (
+    UPDATE audit_head SET seq = entry.seq, hash = entry.hash FROM entry WHERE audit_head.id = 1
+)
+INSERT INTO audit_log (seq, at, actor, action, subject, payload, prev_hash, hash)
+SELECT seq, %(at)s, %(actor)s, %(action)s, %(subject)s, %(payload)s, prev_hash, hash FROM entry
+RETURNING seq
+"""
+
+
+def pg_params(
+    *, actor: str, action: str, subject: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The parameters of ``PG_APPEND`` for one entry."""
+    return {
+        "stamp": stamp(now),
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": canonical(payload),
+    }
+
+
+def pg_queue_append(
+    raw: psycopg.Connection[Any],
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Append one entry through psycopg; in a pipeline the statements are only queued."""
+    raw.execute(PG_LOCK_HEAD)
+    params = pg_params(actor=actor, action=action, subject=subject, payload=payload, now=now)
+    raw.execute(PG_APPEND, params)
+
+
+def stamp(at: datetime) -> str:
+    """The time as the chain hashes it (``carrierguard.audit``: UTC wall time only)."""
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def append(
@@ -29,10 +87,13 @@ def append(
     now: datetime,
 ) -> int:
     """Append one entry to the chain; returns its sequence number."""
-    query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    head = conn.execute(query).one()
+        conn.exec_driver_sql(PG_LOCK_HEAD)
+        params = pg_params(actor=actor, action=action, subject=subject, payload=payload, now=now)
+        return int(conn.exec_driver_sql(PG_APPEND, params).scalar_one())
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    ).one()
     seq = int(head.seq) + 1
     body = canonical(payload)
     digest = entry_hash(

@@ -2,18 +2,22 @@
 
 All SQL of Pillar C lives here. ``Registry.write()`` opens one transaction (SQLite:
 ``BEGIN IMMEDIATE``); everything a screening writes happens inside it or not at all.
-SQLAlchemy errors are translated to ``StoreUnavailable`` at this edge.
+SQLAlchemy and psycopg errors are translated to ``StoreUnavailable`` at this edge.
+
+On PostgreSQL a screening's statements go to psycopg directly in pipelines (``pg_*``):
+the lookups in one round trip, the writes with the audit entry and the COMMIT in another.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -90,6 +94,55 @@ class NewApplication:
     applied_on: date
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PgLookup:
+    """What one round trip tells a PostgreSQL screening (its locks are taken)."""
+
+    earlier: tuple[str, int | None] | None  # (request hash, application id) of a used key
+    holder_id: int | None  # found by the exact identity key, its row locked
+    risk_flags: str | None
+    holdings: list[Holding]
+    application_id: int  # allocated for this screening
+    line_ids: list[int]  # allocated, one per requested line
+
+
+_PG_CLAIM = (
+    "INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT (api_key_id, key) DO NOTHING RETURNING api_key_id"
+)
+_PG_EARLIER = (
+    "SELECT request_hash, application_id FROM idempotency_keys WHERE api_key_id = %s AND key = %s"
+)
+_PG_LOCK_BLOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))"
+_PG_HOLDER = "SELECT id, risk_flags FROM holders WHERE identity_key = %s FOR UPDATE"
+# A statement of its own: its snapshot is taken once the holder's row lock is held.
+_PG_HOLDINGS = (
+    "SELECT sim_type, state, opened_on FROM lines"
+    " WHERE holder_id = (SELECT id FROM holders WHERE identity_key = %s) AND state <> %s"
+)
+_PG_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('applications', 'id')),"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('lines', 'id')) FROM generate_series(1, %s))"
+)
+_PG_BLOCKS = (
+    "INSERT INTO holder_blocks (block, holder_id)"
+    " SELECT b, %s FROM unnest(%s::text[]) AS b ON CONFLICT DO NOTHING"
+)
+_PG_APPLICATION = (
+    "INSERT INTO applications (id, holder_id, channel, state, outcome, reasons, usage,"
+    " escalate_to_hq, requires_actual_users, kyc_method, submitted_by, applied_on, created_at,"
+    " decided_at) VALUES (%(id)s, %(holder_id)s, %(channel)s, %(state)s, %(outcome)s,"
+    " %(reasons)s, %(usage)s, %(escalate_to_hq)s, %(requires_actual_users)s, %(kyc_method)s,"
+    " %(submitted_by)s, %(applied_on)s, %(created_at)s, %(decided_at)s)"
+)
+_PG_LINES = (
+    "INSERT INTO lines (id, holder_id, application_id, sim_type, state, opened_on, created_at,"
+    " updated_at) SELECT i, %s, %s, s, %s, %s, %s, %s"
+    " FROM unnest(%s::bigint[], %s::text[]) AS t(i, s)"
+)
+_PG_COMPLETE = "UPDATE idempotency_keys SET application_id = %s WHERE api_key_id = %s AND key = %s"
+
+
 class Registry:
     """Transactions over the registry tables."""
 
@@ -102,9 +155,15 @@ class Registry:
         """One write transaction; it commits on success and rolls back on any error."""
         try:
             with self.engine.begin() as conn:
-                yield RegistryTx(conn, self.dialect)
+                try:
+                    yield RegistryTx(conn, self.dialect)
+                except psycopg.OperationalError:
+                    conn.invalidate()  # SQLAlchemy did not see it: keep it out of the pool
+                    raise
         except OperationalError as exc:
             raise StoreUnavailable(f"database error: {exc.orig.__class__.__name__}") from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"database error: {exc.__class__.__name__}") from exc
 
     @contextmanager
     def read(self) -> Iterator[RegistryTx]:
@@ -133,6 +192,94 @@ class RegistryTx:
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # -- PostgreSQL screening: psycopg directly, in pipelines --------------------------
+    @property
+    def raw(self) -> psycopg.Connection[Any]:
+        """The psycopg connection under this transaction (PostgreSQL only)."""
+        driver: psycopg.Connection[Any] = self.conn.connection.driver_connection  # type: ignore[assignment]
+        return driver
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """Statements run inside are sent together; their results arrive at the end."""
+        return self.raw.pipeline()
+
+    def pg_lookup(
+        self,
+        *,
+        identity_key: str,
+        blocks: Sequence[str],
+        line_count: int,
+        claim: tuple[int, str, str, datetime] | None,
+    ) -> PgLookup:
+        """Claim the idempotency key, lock the candidate keys and the holder, read its lines
+        and allocate the new rows' ids: one round trip (the order of the locks is fixed)."""
+        raw = self.raw
+        with raw.pipeline():
+            if claim is not None:
+                api_key_id, key, request_hash, now = claim
+                claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
+                earlier = raw.execute(_PG_EARLIER, (api_key_id, key))
+            for block in sorted(blocks):
+                raw.execute(_PG_LOCK_BLOCK, (block,))
+            holder = raw.execute(_PG_HOLDER, (identity_key,))
+            held = raw.execute(_PG_HOLDINGS, (identity_key, LineState.TERMINATED.value))
+            ids = raw.execute(_PG_IDS, (line_count,))
+        used = None
+        if claim is not None and claimed.fetchone() is None:
+            row = earlier.fetchone()
+            assert row is not None
+            used = (str(row[0]), None if row[1] is None else int(row[1]))
+        found = holder.fetchone()
+        allocated = ids.fetchone()
+        assert allocated is not None
+        return PgLookup(
+            earlier=used,
+            holder_id=None if found is None else int(found[0]),
+            risk_flags=None if found is None else found[1],
+            holdings=[Holding(SimType(r[0]), LineState(r[1]), r[2]) for r in held.fetchall()]
+            if found is not None
+            else [],
+            application_id=int(allocated[0]),
+            line_ids=[int(i) for i in allocated[1]],
+        )
+
+    def pg_insert_decision(
+        self,
+        *,
+        application_id: int,
+        new: NewApplication,
+        blocks: Sequence[str],
+        new_lines: Sequence[LineRecord],
+        opened_on: date,
+        now: datetime,
+    ) -> None:
+        """The holder's candidate keys, the application and its lines (queued in a pipeline)."""
+        raw = self.raw
+        if blocks:
+            raw.execute(_PG_BLOCKS, (new.holder_id, list(blocks)))
+        raw.execute(_PG_APPLICATION, {"id": application_id, **_application_values(new, now)})
+        if new_lines:
+            raw.execute(
+                _PG_LINES,
+                (
+                    new.holder_id,
+                    application_id,
+                    new_lines[0].state.value,
+                    opened_on,
+                    now,
+                    now,
+                    [ln.line_id for ln in new_lines],
+                    [ln.sim_type.value for ln in new_lines],
+                ),
+            )
+
+    def pg_complete_idempotency_key(self, api_key_id: int, key: str, application_id: int) -> None:
+        self.raw.execute(_PG_COMPLETE, (application_id, api_key_id, key))
+
+    def pg_commit(self) -> None:
+        """COMMIT now (in a pipeline: with the queued statements, in one round trip)."""
+        self.raw.commit()
 
     # -- idempotency -------------------------------------------------------------------
     def claim_idempotency_key(
@@ -274,24 +421,11 @@ class RegistryTx:
 
     # -- applications and lines --------------------------------------------------------
     def insert_application(self, new: NewApplication, now: datetime) -> int:
-        values = {
-            "holder_id": new.holder_id,
-            "channel": new.channel.value,
-            "state": new.state.value,
-            "outcome": new.outcome.value,
-            "reasons": json.dumps([r.to_dict() for r in new.reasons], ensure_ascii=False),
-            "usage": json.dumps(new.usage, ensure_ascii=False),
-            "escalate_to_hq": new.escalate_to_hq,
-            "requires_actual_users": new.requires_actual_users,
-            "kyc_method": new.kyc_method,
-            "submitted_by": new.submitted_by,
-            "applied_on": new.applied_on,
-            "created_at": now,
-            "decided_at": None if new.state is ApplicationState.IN_REVIEW else now,
-        }
         return int(
             self.conn.execute(
-                applications.insert().values(**values).returning(applications.c.id)
+                applications.insert()
+                .values(**_application_values(new, now))
+                .returning(applications.c.id)
             ).scalar_one()
         )
 
@@ -429,6 +563,24 @@ class RegistryTx:
             .values(revoked_at=now)
         )
         return bool(result.rowcount)
+
+
+def _application_values(new: NewApplication, now: datetime) -> dict[str, Any]:
+    return {
+        "holder_id": new.holder_id,
+        "channel": new.channel.value,
+        "state": new.state.value,
+        "outcome": new.outcome.value,
+        "reasons": json.dumps([r.to_dict() for r in new.reasons], ensure_ascii=False),
+        "usage": json.dumps(new.usage, ensure_ascii=False),
+        "escalate_to_hq": new.escalate_to_hq,
+        "requires_actual_users": new.requires_actual_users,
+        "kyc_method": new.kyc_method,
+        "submitted_by": new.submitted_by,
+        "applied_on": new.applied_on,
+        "created_at": now,
+        "decided_at": None if new.state is ApplicationState.IN_REVIEW else now,
+    }
 
 
 def _line(row: Any) -> LineRecord:
