@@ -536,6 +536,51 @@ def recipients_unset(
         typer.echo(f"{count} 件 / recipients without a strength -> {output}", err=True)
 
 
+@recipients_app.command("notify")
+def recipients_notify(
+    sender: Annotated[str, typer.Option("--sender", help="差出人 / From address of the notice")],
+    settings_url: Annotated[
+        str, typer.Option("--settings-url", help="強度の設定ページ / where subscribers choose")
+    ],
+    db: DbUrl = "sqlite:///./carrierguard.db",
+    relay: Annotated[
+        str, typer.Option("--relay", help="送信に使う MTA / HOST:PORT of the submission MTA")
+    ] = "127.0.0.1:25",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="最大件数 / at most N")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="送らずに件数のみ / count only, send nothing")
+    ] = False,
+) -> None:
+    """啓発メールを送信 (M3) / mail recipients who never chose a strength; each is told once."""
+    from rich.progress import Progress
+
+    from carrierguard.mail.awareness import notify
+    from carrierguard.mail.release import SmtpRelay
+    from carrierguard.store.mail_schema import count_unset
+
+    engine = _recipients_engine(db)
+    with engine.connect() as conn:
+        remaining = count_unset(conn, not_notified=True)
+    total = min(remaining, limit) if limit else remaining
+    with Progress(transient=True) as bar:
+        task = bar.add_task("啓発メール / notices", total=total)
+        result = notify(
+            engine,
+            SmtpRelay.parse(relay),
+            sender=sender,
+            settings_url=settings_url,
+            limit=limit,
+            dry_run=dry_run,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if dry_run:
+        typer.echo(f"{result.pending} 件に送信予定 / would be sent (dry run)")
+    else:
+        typer.echo(f"送信 / sent {result.sent}, 拒否 / refused {result.refused}")
+
+
 # --- phishing scan ------------------------------------------------------------------------------
 # ``scan``, ``train`` and ``eval`` (see DESIGN.md `carrierguard mail scan`).
 register_content_commands(app)

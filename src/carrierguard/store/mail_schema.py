@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -137,6 +139,7 @@ mail_recipients = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("updated_by", String(128), nullable=True),
+    Column("notified_at", DateTime(timezone=True), nullable=True),  # awareness mail sent
     Index("ix_mail_recipients_unset", "strength", "address"),
 )
 
@@ -174,11 +177,12 @@ def set_recipient_strength(
 
 
 def unset_recipients(
-    conn: Connection, *, limit: int, after: str = ""
+    conn: Connection, *, limit: int, after: str = "", not_notified: bool = False
 ) -> list[tuple[str, datetime]]:
     """(address, first_seen) of recipients who never chose a strength, in address order.
 
-    Keyset pagination: pass the last address of the previous page as ``after``.
+    Keyset pagination: pass the last address of the previous page as ``after``;
+    ``not_notified`` leaves out those already sent the awareness mail.
     """
     query = (
         select(mail_recipients.c.address, mail_recipients.c.first_seen)
@@ -186,4 +190,23 @@ def unset_recipients(
         .order_by(mail_recipients.c.address)
         .limit(limit)
     )
+    if not_notified:
+        query = query.where(mail_recipients.c.notified_at.is_(None))
     return [(r.address, r.first_seen) for r in conn.execute(query)]
+
+
+def count_unset(conn: Connection, *, not_notified: bool = False) -> int:
+    """How many recipients never chose a strength (and, optionally, were not told yet)."""
+    query = select(func.count()).where(mail_recipients.c.strength.is_(None))
+    if not_notified:
+        query = query.where(mail_recipients.c.notified_at.is_(None))
+    return int(conn.execute(query.select_from(mail_recipients)).scalar_one())
+
+
+def mark_notified(conn: Connection, addresses: Iterable[str], now: datetime) -> None:
+    """Record that the awareness mail went to these recipients."""
+    conn.execute(
+        update(mail_recipients)
+        .where(mail_recipients.c.address.in_(sorted(set(addresses))))
+        .values(notified_at=now)
+    )

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_by", sa.String(128), nullable=True),
+        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_mail_recipients_unset", "mail_recipients", ["strength", "address"])
 

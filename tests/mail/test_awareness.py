@@ -1,0 +1,80 @@
+"""The awareness mail (M3): recipients without a strength are told once, in Japanese first."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from typer.testing import CliRunner
+
+from carrierguard.cli.main import app
+from carrierguard.store.engine import create_store_engine, migrate
+from carrierguard.store.mail_schema import count_unset, note_recipients, set_recipient_strength
+from tests.mail.integration.servers import free_port
+
+
+class Inbox:
+    """Accepts mail for everyone but refused@example.net."""
+
+    def __init__(self) -> None:
+        self.mail: list[tuple[list[str], bytes]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address == "refused@example.net":
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mail.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    box, port = Inbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def test_notify_tells_each_undecided_recipient_once(
+    tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    box, port = inbox
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_store_engine(db)
+    migrate(engine)
+    now = datetime.now(UTC)
+    people = ["a@example.net", "b@example.net", "refused@example.net", "chose@example.net"]
+    with engine.begin() as conn:
+        note_recipients(conn, people, now)
+        set_recipient_strength(conn, "chose@example.net", "weak", now=now, actor="test")
+    args = ["mail", "recipients", "notify", "--db", db, "--relay", f"127.0.0.1:{port}",
+            "--sender", "noreply@carrier.example", "--settings-url", "https://carrier.example/f"]  # fmt: skip
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "3 件" in dry.output and box.mail == []
+    sent = CliRunner().invoke(app, args)
+    assert sent.exit_code == 0, sent.output
+    assert "sent 2" in sent.output and "refused 1" in sent.output
+    assert sorted(r[0] for r, _ in box.mail) == ["a@example.net", "b@example.net"]
+    notice = email.message_from_bytes(box.mail[0][1], policy=default)
+    assert notice["Subject"].startswith("【重要】迷惑メールフィルターの強度")
+    body = notice.get_content()
+    assert body.index("標準") < body.index("standard") and "https://carrier.example/f" in body
+    again = CliRunner().invoke(app, args)
+    assert "sent 0" in again.output and "refused 1" in again.output  # told once; retry refused
+    assert len(box.mail) == 2
+    with engine.connect() as conn:
+        assert count_unset(conn) == 3 and count_unset(conn, not_notified=True) == 1
