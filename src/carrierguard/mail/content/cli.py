@@ -14,21 +14,12 @@ from typing import Annotated
 import typer
 
 from carrierguard.errors import InvalidInput
+from carrierguard.mail.recipients import checked_strength
 
 # scikit-learn and the model load only when a command runs, so that every other
 # ``carrierguard`` command (serve, keys, import...) starts fast.
 
 DEFAULT_DATA = Path("../shared/data/mail")
-STRENGTHS = ("weak", "standard", "strong")
-
-
-def _strength(value: str) -> str:
-    if value not in STRENGTHS:
-        raise InvalidInput(
-            f"strength must be one of {', '.join(STRENGTHS)}: {value!r}",
-            message_ja=f"強度は weak (弱) / standard (標準) / strong (強) のいずれかです: {value!r}",
-        )
-    return value
 
 
 def _data_dir(data: Path) -> Path:
@@ -51,7 +42,7 @@ def scan(
     from carrierguard.mail.content.brands import default_catalogue
     from carrierguard.mail.content.scan import iter_messages, scan_bytes
 
-    _strength(strength)
+    checked_strength(strength)
     loaded = model_io.load(model)
     catalogue = default_catalogue()
     for label, data in iter_messages(paths):
