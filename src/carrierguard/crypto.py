@@ -9,7 +9,6 @@ Never log what goes in or comes out of this module.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 
@@ -22,6 +21,9 @@ from carrierguard.errors import CarrierGuardError
 
 _NONCE = 12
 _VERSION = b"\x01"
+_SHA256_BLOCK = 64
+#: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` without building an encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class DataKeyMismatch(CarrierGuardError):
@@ -36,23 +38,35 @@ def _derive(master: bytes, info: bytes) -> bytes:
 class DataProtector:
     """Blind index and authenticated encryption for personal fields."""
 
-    __slots__ = ("_aead", "_index_key")
+    __slots__ = ("_aead", "_index_key", "_inner", "_outer")
 
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != 32:
             raise ValueError("the data key must be 32 bytes")
         self._index_key = _derive(master_key, b"carrierguard/blind-index/v1")
         self._aead = AESGCM(_derive(master_key, b"carrierguard/pii-seal/v1"))
+        # HMAC-SHA256 (RFC 2104) with its two padded-key states hashed once: each index
+        # then costs two SHA-256 copies instead of a new HMAC (the import makes millions).
+        padded = self._index_key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def blind_index(self, value: str) -> str:
-        """A keyed digest of ``value``: equal inputs give equal indexes, nothing reveals it."""
-        return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        """A keyed digest of ``value``: equal inputs give equal indexes, nothing reveals it.
+
+        Equal to ``hmac.new(index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()``.
+        """
+        inner = self._inner.copy()
+        inner.update(value.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def seal(self, fields: dict[str, str | None]) -> bytes:
         """Encrypt ``fields`` (dropping empty ones) into one opaque blob."""
         kept = {k: v for k, v in fields.items() if v}
         nonce = os.urandom(_NONCE)
-        plain = json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        plain = _JSON.encode(kept).encode("utf-8")
         return _VERSION + nonce + self._aead.encrypt(nonce, plain, _VERSION)
 
     def open(self, blob: bytes) -> dict[str, str]:

@@ -27,6 +27,7 @@ BOOK_HEADER = (
 )
 _CORPORATE_NUMBER = re.compile(r"^[0-9]{13}$")
 _POSTAL = re.compile(r"^[0-9]{3}-?[0-9]{4}$")
+_HOLDER_CELLS = 7  # holder_kind .. corporate_number
 _KINDS = {k.value: k for k in HolderKind}
 _SIMS = {s.value: s for s in SimType}
 _STATES = {s.value: s for s in LineState if s is not LineState.RESERVED}
@@ -90,3 +91,106 @@ def parse_book_row(cells: list[str], line_no: int) -> BookRow | RejectedRow:
     except ValueError as exc:
         return RejectedRow(line_no, str(exc))
     return BookRow(line_no, holder, sim, state, activated)
+
+
+#: A row ``BookReader`` accepted: (holder number in the reader, SIM type, state, activation date).
+BookLine = tuple[int, SimType, LineState, date | None]
+_HolderCells = tuple[str, ...]
+
+
+class BookReader:
+    """Validates rows exactly like ``parse_book_row``, once per distinct holder.
+
+    A book repeats a holder's cells on each of its lines: a reader validates each
+    distinct set of holder cells (and each activation date) once, and numbers the
+    distinct holders in order of first appearance (``holders[n]`` is holder ``n``).
+    The accepted rows and reasons of rejection are those of ``parse_book_row``. Memory
+    grows with the distinct values seen: use one reader per chunk of a file.
+    """
+
+    __slots__ = ("_activated", "_cells", "_numbers", "holders")
+
+    def __init__(self) -> None:
+        self.holders: list[HolderIdentity] = []
+        # raw holder cells -> (reason to reject or None, holder number); the kind is
+        # checked before the SIM type and state, every other holder cell after them.
+        self._cells: dict[_HolderCells, tuple[str | None, str | None, int]] = {}
+        self._numbers: dict[HolderIdentity, int] = {}
+        self._activated: dict[str, date | str | None] = {}  # raw cell -> date, None or reason
+
+    def read(self, cells: list[str], line_no: int) -> BookLine | RejectedRow:
+        """Validate one CSV row; a bad row is rejected with its line number and reason."""
+        if len(cells) != len(BOOK_HEADER):
+            return RejectedRow(line_no, f"expected {len(BOOK_HEADER)} cells, got {len(cells)}")
+        raw = tuple(cells[:_HOLDER_CELLS])
+        holder = self._cells.get(raw)
+        if holder is None:
+            holder = self._cells[raw] = self._holder(raw)
+        kind_error, error, number = holder
+        if kind_error is not None:
+            return RejectedRow(line_no, kind_error)
+        sim = _SIMS.get(cells[7])
+        if sim is None:
+            sim_s = cells[7].strip()
+            sim = _SIMS.get(sim_s)
+            if sim is None:
+                return RejectedRow(
+                    line_no, f"sim_type must be voice, data_sms or data, got {sim_s!r}"
+                )
+        state = _STATES.get(cells[8])
+        if state is None:
+            state_s = cells[8].strip()
+            state = _STATES.get(state_s)
+            if state is None:
+                return RejectedRow(
+                    line_no,
+                    f"state must be active, suspended, number_kept or terminated, got {state_s!r}",
+                )
+        if error is not None:
+            return RejectedRow(line_no, error)
+        act_s = cells[9]
+        try:
+            activated = self._activated[act_s]
+        except KeyError:
+            activated = self._activated[act_s] = _activated(act_s)
+        if isinstance(activated, str):
+            return RejectedRow(line_no, activated)
+        return number, sim, state, activated
+
+    def _holder(self, raw: _HolderCells) -> tuple[str | None, str | None, int]:
+        kind_s, name, kana, birth_s, address, postal, corp = (c.strip() for c in raw)
+        kind = _KINDS.get(kind_s)
+        if kind is None:
+            return f"holder_kind must be individual or corporate, got {kind_s!r}", None, -1
+        try:
+            if postal and not _POSTAL.match(postal):
+                raise ValueError(f"postal_code must look like 100-0001, got {postal!r}")
+            if corp and not _CORPORATE_NUMBER.match(corp):
+                raise ValueError(f"corporate_number must be 13 digits, got {corp!r}")
+            holder = HolderIdentity(
+                kind=kind,
+                name=name,
+                name_kana=kana or None,
+                birth_date=_iso(birth_s, "birth_date") if birth_s else None,
+                address=address or None,
+                postal_code=postal or None,
+                corporate_number=corp or None,
+            )
+        except ValueError as exc:
+            return None, str(exc), -1
+        number = self._numbers.get(holder)
+        if number is None:
+            number = self._numbers[holder] = len(self.holders)
+            self.holders.append(holder)
+        return None, None, number
+
+
+def _activated(cell: str) -> date | str | None:
+    """The activation date of a cell, None when empty, or the reason it is refused."""
+    text = cell.strip()
+    if not text:
+        return None
+    try:
+        return _iso(text, "activated_on")
+    except ValueError as exc:
+        return str(exc)

@@ -8,6 +8,7 @@ what the person wrote.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import jaconv
 
@@ -36,6 +37,7 @@ def to_katakana(text: str) -> str:
     return jaconv.hira2kata(_SPACES.sub("", nfkc(text)))
 
 
+@lru_cache(maxsize=100_000)
 def phonetic_key(reading: str) -> str:
     """Coarse key of a kana reading: no small kana, dakuten kept, long vowels dropped.
 

@@ -1,15 +1,28 @@
 """Bulk import of a carrier's book: COPY on PostgreSQL, batched inserts on SQLite.
 
 Rows are validated before they reach the database; a rejected row is reported with
-its line number. Each chunk is one transaction that inserts a row's holder (if new)
-and its line together, so a row is never half-imported.
+its line number. A row's holder (if new), candidate keys and line are written in one
+transaction, so a row is never half-imported.
 
 Parsing, blind indexes and sealing are Python work; inserting is database work. They
-overlap: worker processes (forked, one per core) validate and prepare chunks while a
-writer thread commits them in file order (the database driver releases the GIL while
-it waits). At most a few chunks are in flight, so memory stays flat for any file size.
-A failed chunk stops the import; the chunks before it stay committed and the report
-says where it stopped.
+overlap: the reading process cuts the file into blocks of whole CSV records (bytes,
+not parsed), worker processes (forked, one per core) parse, validate and prepare each
+block, and a writer thread writes the prepared chunks in file order (the database
+driver releases the GIL while it waits). At most a few chunks are in flight, so memory
+stays flat for any file size. A worker numbers its chunk's holders once (a book has
+about three lines per holder) and, for PostgreSQL, encodes the lines as binary COPY
+rows: the writer only puts the holders' ids in.
+
+Two ways of writing to PostgreSQL:
+
+- into a registry that already holds data (which may be live): each chunk is its own
+  transaction (``synchronous_commit`` off: the import reports what it committed, and a
+  crash loses at most the last chunks, which a re-import adds again). A failed chunk
+  stops the import; the chunks before it stay committed and the report says where.
+- into an empty registry: the whole import is one transaction that locks the holders,
+  their candidate keys and lines, drops the foreign keys and the non-unique indexes of
+  ``lines`` and ``holder_blocks`` and creates them again before it commits (checking
+  every foreign key once, instead of once per row). A failure imports nothing.
 """
 
 from __future__ import annotations
@@ -20,30 +33,50 @@ import multiprocessing
 import os
 import queue
 import sqlite3
+import struct
 import threading
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import numpy as np
 import psycopg
+from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from carrierguard.contracts.book import BOOK_HEADER, BookRow, RejectedRow, parse_book_row
+from carrierguard.contracts.book import (
+    BOOK_HEADER,
+    BookReader,
+    BookRow,
+    RejectedRow,
+    parse_book_row,
+)
 from carrierguard.contracts.identity_link import candidate_strings
-from carrierguard.contracts.model import HolderIdentity
+from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
 
+#: Physical CSV lines per chunk (a chunk ends on the record boundary at or before).
 CHUNK_ROWS = 20_000
 #: Prepared chunks waiting for the writer; bounds memory whatever the file size.
 QUEUED_CHUNKS = 2
 MAX_WORKERS = 8
+#: Bytes read from the file at a time.
+READ_BYTES = 1 << 22
+#: Identity keys (and ids) of the holders written so far that the writer remembers, to
+#: give a holder's later lines its id without asking the database. Past this many it
+#: forgets them all and asks again.
+KNOWN_HOLDERS = 1_000_000
+#: How long an import into an empty registry waits for its table locks before it
+#: falls back to committing chunk by chunk.
+BULK_LOCK_TIMEOUT = "5s"
 
 
 @dataclass(slots=True)
@@ -55,18 +88,25 @@ class ImportReport:
 
 @dataclass(frozen=True, slots=True)
 class PreparedChunk:
-    """One chunk ready for the database: holders numbered 0..n-1, lines pointing at them."""
+    """One chunk ready for the database: holders numbered 0..n-1, lines pointing at them.
 
-    holders: list[tuple[int, str, str, bytes]]  # (number, identity key, kind, sealed pii)
-    lines: list[tuple[int, str, str, date | None]]  # (holder number, sim, state, activated)
+    SQLite gets the lines as tuples; PostgreSQL as binary COPY rows (``copy_rows``)
+    whose holder id field holds the holder's number until the writer puts the id in
+    (``copy_offsets``: the int32 offset of that field in each row).
+    """
+
+    holders: list[tuple[str, str, bytes]]  # (identity key, kind, sealed pii)
+    blocks: list[tuple[int, str]]  # (holder number, candidate key)
+    line_count: int
     last_line_no: int
-    blocks: list[tuple[int, str]] = field(default_factory=list)  # (holder number, candidate key)
+    created_at: datetime
+    lines: list[tuple[int, str, str, date | None]] = field(default_factory=list)
+    copy_rows: bytes = b""
+    copy_offsets: bytes = b""
 
 
-def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of each data row; a wrong header stops before anything is written."""
-    reader = csv.reader(fh)
-    header = next(reader, None)
+# -- reading ---------------------------------------------------------------------------
+def _check_header(header: list[str] | None) -> None:
     if header is None:
         raise InvalidInput("the CSV file is empty", message_ja="CSV ファイルが空です。")
     if header and header[0].startswith("\ufeff"):
@@ -76,6 +116,12 @@ def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
             f"line 1: the header must be {','.join(BOOK_HEADER)}",
             message_ja=f"1行目: ヘッダーは {','.join(BOOK_HEADER)} である必要があります。",
         )
+
+
+def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each data row; a wrong header stops before anything is written."""
+    reader = csv.reader(fh)
+    _check_header(next(reader, None))
     for cells in reader:
         if cells:
             yield reader.line_num, cells
@@ -87,168 +133,265 @@ def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
         yield parse_book_row(cells, line_no)
 
 
-def _batches(
-    cells: Iterable[tuple[int, list[str]]],
-) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    for item in cells:
-        batch.append(item)
-        if len(batch) >= CHUNK_ROWS:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+_QUOTE, _LF = ord('"'), ord("\n")
+_FIELD_START = frozenset(b",\r\n")
 
 
-def prepare_chunk(rows: list[BookRow], protector: DataProtector) -> PreparedChunk:
-    """Number the chunk's holders, index and seal each once, and point the lines at them."""
-    # A holder's rows usually sit together: the cache by identity saves most of the work.
-    numbers: dict[HolderIdentity, int] = {}
-    holders: list[tuple[int, str, str, bytes]] = []
-    lines: list[tuple[int, str, str, date | None]] = []
-    by_key: dict[str, int] = {}
-    blocks: list[tuple[int, str]] = []
-    for row in rows:
-        number = numbers.get(row.holder)
-        if number is None:
-            key = protector.blind_index(identity_string(row.holder))
-            number = by_key.get(key)
-            if number is None:  # the same person written differently (spaces, widths)
-                number = by_key[key] = len(holders)
-                sealed = protector.seal(sealed_fields(row.holder))
-                holders.append((number, key, row.holder.kind.value, sealed))
-                blocks.extend(
-                    (number, protector.blind_index(b)) for b in candidate_strings(row.holder)
-                )
-            numbers[row.holder] = number
-        lines.append((number, row.sim_type.value, row.state.value, row.activated_on))
-    return PreparedChunk(holders, lines, rows[-1].line_no, blocks)
+def record_end(data: bytes, start: int, stop: int) -> int:
+    """Offset just past the last record of ``data[start:stop]``, or -1 when none ends there.
+
+    ``start`` must be where a record starts. A record ends at a line feed outside quotes,
+    as ``csv.reader`` (excel dialect) reads them: a quote opens a quoted field only at
+    the start of a field, ``""`` inside one is a quote, and any other quote is a character.
+    """
+    if data.find(b'"', start, stop) < 0:
+        return data.rfind(b"\n", start, stop) + 1 or -1
+    last = -1
+    quoted = False
+    plain_from = start  # where the text outside quotes began
+    at = data.find(b'"', start, stop)
+    while at >= 0:
+        if not quoted:
+            if at == start or data[at - 1] in _FIELD_START:
+                found = data.rfind(b"\n", plain_from, at)
+                if found >= 0:
+                    last = found
+                quoted = True
+            at = data.find(b'"', at + 1, stop)
+        elif at + 1 < stop and data[at + 1] == _QUOTE:
+            at = data.find(b'"', at + 2, stop)  # "" inside a quoted field
+        else:
+            quoted = False
+            plain_from = at + 1
+            at = data.find(b'"', at + 1, stop)
+    if not quoted:
+        found = data.rfind(b"\n", plain_from, stop)
+        if found >= 0:
+            last = found
+    return last + 1 if last >= 0 else -1
 
 
-#: The protector of the import running in this process, inherited by forked workers.
-_protector: DataProtector | None = None
+def count_lines(data: bytes) -> int:
+    """Lines as ``csv.reader`` counts them (``\\n``, ``\\r\\n`` and a lone ``\\r`` end one)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def _prepare_batch(
-    batch: list[tuple[int, list[str]]],
+def _cut(data: bytes, start: int, rows: int, eof: bool) -> int | None:
+    """End of the next block: whole records, about ``rows`` lines; None: read more first."""
+    stop = start
+    for _ in range(rows):
+        found = data.find(b"\n", stop)
+        if found < 0:
+            break
+        stop = found + 1
+    else:
+        end = record_end(data, start, stop)
+        if end > start:
+            return end
+        end = record_end(data, start, len(data))  # a quoted field spans all those lines
+        if end > start:
+            return end
+    return len(data) if eof else None
+
+
+def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
+    """(bytes, line number of its first line, bytes read) of each block of whole records.
+
+    Checks the header before the first block; a wrong header stops before anything is
+    written.
+    """
+    data = b""
+    start = 0
+    eof = False
+    done = 0  # bytes of the file before ``data``
+
+    def fill() -> None:
+        nonlocal data, start, eof, done
+        more = raw.read(READ_BYTES)
+        done += start
+        data = data[start:] + more
+        start = 0
+        eof = not more
+
+    fill()
+    while (end := _cut(data, 0, 1, eof)) is None:
+        fill()
+    header_text = data[:end].decode("utf-8")
+    _check_header(next(csv.reader(io.StringIO(header_text, newline="")), None))
+    line = 1 + count_lines(data[:end])
+    start = end
+    while True:
+        end = _cut(data, start, rows, eof)
+        if end is None:
+            fill()
+            continue
+        if end <= start:
+            return
+        block = data[start:end]
+        yield block, line, done + end
+        line += count_lines(block)
+        start = end
+
+
+def block_cells(data: bytes, first_line: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-empty row of a block from ``read_blocks``."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    before = first_line - 1
+    for cells in reader:
+        if cells:
+            yield before + reader.line_num, cells
+
+
+# -- preparing -------------------------------------------------------------------------
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_PG_EPOCH_DAY = date(2000, 1, 1).toordinal()
+_INT4 = struct.Struct(">i")
+_INT8 = struct.Struct(">q")
+#: Binary COPY: a row of ``lines`` starts with 6 fields and the 8 bytes of holder_id.
+_LINE_START = b"\x00\x06" + _INT4.pack(8)
+_LINE_ID_AT = len(_LINE_START)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+_LINES_COPY = (
+    "COPY lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+
+
+def _text_field(value: str) -> bytes:
+    data = value.encode("utf-8")
+    return _INT4.pack(len(data)) + data
+
+
+def _line_tail(sim: SimType, state: LineState, activated: date | None, stamp: bytes) -> bytes:
+    """A binary COPY row of ``lines`` after its holder id."""
+    opened = (
+        _INT4.pack(-1)
+        if activated is None
+        else _INT4.pack(4) + _INT4.pack(activated.toordinal() - _PG_EPOCH_DAY)
+    )
+    return _text_field(sim.value) + _text_field(state.value) + opened + stamp + stamp
+
+
+def prepare_rows(
+    rows: Iterable[tuple[int, list[str]]], protector: DataProtector, *, copy: bool
 ) -> tuple[PreparedChunk | None, list[RejectedRow]]:
-    """Worker: validate one batch of CSV rows and prepare the good ones."""
+    """Validate rows; number, index and seal each holder once and point the lines at them.
+
+    Holders written alike (same identity key: spaces, widths, variant kanji) are one.
+    With ``copy`` the lines come as binary COPY rows for PostgreSQL, else as tuples.
+    """
+    reader = BookReader()
+    rejected: list[RejectedRow] = []
+    numbers: list[int] = []  # the reader's holder number -> the chunk's
+    by_key: dict[str, int] = {}
+    holders: list[tuple[str, str, bytes]] = []
+    blocks: list[tuple[int, str]] = []
+    lines: list[tuple[int, str, str, date | None]] = []
+    copy_rows = bytearray()
+    offsets = array("i")
+    tails: dict[tuple[SimType, LineState, date | None], bytes] = {}
+    now = datetime.now(UTC)
+    stamp = _INT4.pack(8) + _INT8.pack((now - _PG_EPOCH) // timedelta(microseconds=1))
+    last_line_no = 0
+    count = 0
+    for line_no, cells in rows:
+        last_line_no = line_no
+        row = reader.read(cells, line_no)
+        if isinstance(row, RejectedRow):
+            rejected.append(row)
+            continue
+        index, sim, state, activated = row
+        if index == len(numbers):  # a holder not seen before in this chunk
+            holder = reader.holders[index]
+            key = protector.blind_index(identity_string(holder))
+            number = by_key.get(key)
+            if number is None:
+                number = by_key[key] = len(holders)
+                holders.append((key, holder.kind.value, protector.seal(sealed_fields(holder))))
+                blocks.extend((number, protector.blind_index(b)) for b in candidate_strings(holder))
+            numbers.append(number)
+        number = numbers[index]
+        count += 1
+        if copy:
+            tail = tails.get((sim, state, activated))
+            if tail is None:
+                tail = tails[sim, state, activated] = _line_tail(sim, state, activated, stamp)
+            offsets.append(len(copy_rows) + _LINE_ID_AT)
+            copy_rows += _LINE_START
+            copy_rows += _INT8.pack(number)
+            copy_rows += tail
+        else:
+            lines.append((number, sim.value, state.value, activated))
+    if not count:
+        return None, rejected
+    chunk = PreparedChunk(
+        holders,
+        blocks,
+        count,
+        last_line_no,
+        now,
+        lines=lines,
+        copy_rows=bytes(copy_rows),
+        copy_offsets=offsets.tobytes(),
+    )
+    return chunk, rejected
+
+
+#: What the import running in this process hands its forked workers.
+_protector: DataProtector | None = None
+_copy = False
+
+
+def _prepare_block(
+    job: tuple[bytes, int, int],
+) -> tuple[PreparedChunk | None, list[RejectedRow]]:
+    """Worker: parse, validate and prepare one block of CSV records."""
     assert _protector is not None, "workers are forked from an importing process"
-    parsed = [parse_book_row(cells, line_no) for line_no, cells in batch]
-    good = [r for r in parsed if isinstance(r, BookRow)]
-    rejected = [r for r in parsed if isinstance(r, RejectedRow)]
-    return (prepare_chunk(good, _protector) if good else None), rejected
+    data, first_line, _ = job
+    return prepare_rows(block_cells(data, first_line), _protector, copy=_copy)
 
 
 def _worker_count() -> int:
-    """One preparing process per core, leaving the database and the writer room."""
+    """One preparing process per core; the writer thread and the database mostly wait."""
     return max(1, min(MAX_WORKERS, (os.cpu_count() or 1)))
 
 
-class _Writer:
-    """The thread that commits prepared chunks in order; the first failure stops it."""
+# -- writing ---------------------------------------------------------------------------
+class _Sink:
+    """Where prepared chunks go; ``write`` returns the lines committed by it."""
 
-    def __init__(self, write: Callable[[PreparedChunk], None], report: ImportReport) -> None:
-        self._write = write
-        self._report = report
-        self._queue: queue.Queue[PreparedChunk | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
-        self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="book-import-writer", daemon=True)
-        self._thread.start()
+    def write(self, chunk: PreparedChunk) -> int:
+        raise NotImplementedError
 
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self.error is not None:
-                continue  # drain: nothing after a failed chunk is written
-            try:
-                self._write(chunk)
-            except (SQLAlchemyError, psycopg.Error, sqlite3.Error) as exc:
-                self.error = StoreUnavailable(
-                    f"import failed at a chunk ending on line {chunk.last_line_no}: "
-                    f"{exc.__class__.__name__}; earlier chunks are committed"
-                )
-                self.error.__cause__ = exc
-                continue
-            except Exception as exc:  # re-raised in the reading thread by put() or close()
-                self.error = exc
-                continue
-            self._report.imported += len(chunk.lines)
+    def finish(self) -> int:
+        """Commit what is pending; returns the lines that commit made durable."""
+        return 0
 
-    def put(self, chunk: PreparedChunk) -> None:
-        if self.error is not None:
-            raise self.error
-        self._queue.put(chunk)
+    def abort(self) -> None:
+        """Give up what is not committed yet."""
 
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
+    def failure(self, where: str, exc: Exception) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"import failed at {where}: {exc.__class__.__name__}; earlier chunks are committed",
+            message_ja=f"取込みが失敗しました（{where}）。それまでのチャンクは登録済みです。",
+        )
 
 
-class BookImporter:
-    """Loads validated rows into the registry of ``engine``."""
-
-    def __init__(self, engine: Engine, protector: DataProtector) -> None:
+class _SqliteSink(_Sink):
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.protector = protector
 
-    def import_file(
-        self, path: Path, *, progress: Callable[[int], None] | None = None
-    ) -> ImportReport:
-        """Import ``path``; ``progress`` receives the bytes read so far."""
-        global _protector
-        report = ImportReport()
-        write = self._copy_postgres if self.engine.dialect.name == "postgresql" else self._sqlite
-        workers = _worker_count()
-        _protector = self.protector
-        # Fork before the writer thread exists: a child must not inherit a held lock.
-        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-        writer = _Writer(write, report)
-        try:
-            with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
-                pending: deque[AsyncResult[tuple[PreparedChunk | None, list[RejectedRow]]]]
-                pending = deque()
-                for batch in _batches(read_cells(fh)):
-                    if pool is None:
-                        self._hand_over(_prepare_batch(batch), writer, report)
-                    else:
-                        pending.append(pool.apply_async(_prepare_batch, (batch,)))
-                        while len(pending) > workers + QUEUED_CHUNKS:
-                            self._hand_over(pending.popleft().get(), writer, report)
-                    if progress is not None:
-                        progress(raw.tell())
-                while pending:
-                    self._hand_over(pending.popleft().get(), writer, report)
-        finally:
-            if pool is not None:
-                pool.terminate()
-            _protector = None
-            writer.close()
-        return report
-
-    @staticmethod
-    def _hand_over(
-        prepared: tuple[PreparedChunk | None, list[RejectedRow]],
-        writer: _Writer,
-        report: ImportReport,
-    ) -> None:
-        chunk, rejected = prepared
-        report.rejected.extend(rejected)
-        if chunk is not None:
-            report.holders_seen += len(chunk.holders)
-            writer.put(chunk)
-
-    def _sqlite(self, chunk: PreparedChunk) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        keys = [key for _, key, _, _ in chunk.holders]
+    def write(self, chunk: PreparedChunk) -> int:
+        stamp = chunk.created_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        keys = [key for key, _, _ in chunk.holders]
         with self.engine.begin() as conn:
             dbapi = conn.connection.driver_connection
             assert dbapi is not None
             dbapi.executemany(
                 "INSERT OR IGNORE INTO holders (identity_key, kind, pii, risk_flags, created_at)"
                 " VALUES (?, ?, ?, '[]', ?)",
-                [(key, kind, pii, stamp) for _, key, kind, pii in chunk.holders],
+                [(key, kind, pii, stamp) for key, kind, pii in chunk.holders],
             )
             ids = [
                 dbapi.execute("SELECT id FROM holders WHERE identity_key = ?", (key,)).fetchone()[0]
@@ -266,42 +409,324 @@ class BookImporter:
                     for n, sim, state, act in chunk.lines
                 ],
             )
+        return chunk.line_count
 
-    def _copy_postgres(self, chunk: PreparedChunk) -> None:
-        now = datetime.now(UTC)
-        keys = [key for _, key, _, _ in chunk.holders]
-        with self.engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cur:
-                cur.execute(
-                    "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
-                    " SELECT k, kind, pii, '[]', %s"
-                    " FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS t(k, kind, pii)"
-                    " ON CONFLICT (identity_key) DO NOTHING",
-                    (
-                        now,
-                        keys,
-                        [kind for _, _, kind, _ in chunk.holders],
-                        [pii for _, _, _, pii in chunk.holders],
-                    ),
+
+class _PostgresSink(_Sink):
+    """Writes chunks on one connection: chunk by chunk, or as one bulk transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._fairy = engine.raw_connection()
+        conn = self._fairy.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        self.conn: psycopg.Connection[Any] = conn
+        self.bulk: bool | None = None  # decided at the first chunk
+        self._restore: list[sql.SQL | sql.Composed] = []
+        self._pending = 0
+        self._known: dict[str, int] = {}  # identity key -> holder id, of holders written
+        self._known_all = True  # every holder written so far is in _known
+
+    # Bulk mode --------------------------------------------------------------------
+    def _begin_bulk(self, cur: psycopg.Cursor[Any]) -> bool:
+        """Lock the tables and drop what the load rebuilds, if the registry is empty."""
+        try:
+            cur.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(BULK_LOCK_TIMEOUT))
+            )
+            cur.execute("LOCK TABLE holders, holder_blocks, lines IN ACCESS EXCLUSIVE MODE")
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            self.conn.rollback()
+            return False
+        cur.execute(
+            "SELECT EXISTS (SELECT FROM holders) OR EXISTS (SELECT FROM holder_blocks)"
+            " OR EXISTS (SELECT FROM lines)"
+        )
+        row = cur.fetchone()
+        if row is None or row[0]:
+            self.conn.rollback()
+            return False
+        cur.execute("SET LOCAL lock_timeout = DEFAULT")
+        cur.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+            " FROM pg_constraint WHERE contype = 'f'"
+            " AND conrelid IN ('lines'::regclass, 'holder_blocks'::regclass)"
+        )
+        foreign_keys = [(str(t), str(n), str(d)) for t, n, d in cur.fetchall()]
+        cur.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+            " WHERE indrelid IN ('lines'::regclass, 'holder_blocks'::regclass)"
+            " AND NOT indisunique AND NOT indisprimary"
+        )
+        indexes = [(str(n), str(d)) for n, d in cur.fetchall()]
+        for table, name, _ in foreign_keys:
+            cur.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    sql.SQL(table), sql.Identifier(name)
                 )
+            )
+        for index, _ in indexes:
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
+        self._restore = [sql.SQL(definition) for _, definition in indexes] + [
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
+            )
+            for table, name, definition in foreign_keys
+        ]
+        return True
+
+    def failure(self, where: str, exc: Exception) -> StoreUnavailable:
+        if not self.bulk:
+            return super().failure(where, exc)
+        return StoreUnavailable(
+            f"import failed at {where}: {exc.__class__.__name__}; nothing was imported"
+            " (an import into an empty registry is one transaction)",
+            message_ja=f"取込みが失敗しました（{where}）。何も登録されていません"
+            "（空の台帳への取込みは一つのトランザクションです）。",
+        )
+
+    # Chunks -----------------------------------------------------------------------
+    def write(self, chunk: PreparedChunk) -> int:
+        try:
+            with self.conn.cursor() as cur:
+                if self.bulk is None:
+                    self.bulk = self._begin_bulk(cur)
+                if not self.bulk:
+                    cur.execute("SET LOCAL synchronous_commit = off")
+                self._write(cur, chunk)
+            if self.bulk:
+                self._pending += chunk.line_count
+                return 0
+            self.conn.commit()
+            return chunk.line_count
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    def _write(self, cur: psycopg.Cursor[Any], chunk: PreparedChunk) -> None:
+        ids, created = self._holder_ids(cur, chunk)
+        new_blocks = [(block, ids[n]) for n, block in chunk.blocks if created[n]]
+        old_blocks = [(block, ids[n]) for n, block in chunk.blocks if not created[n]]
+        if new_blocks:  # a holder created now has no candidate keys yet
+            with cur.copy("COPY holder_blocks (block, holder_id) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["text", "int8"])
+                for new in new_blocks:
+                    cp.write_row(new)
+        if old_blocks:
+            cur.execute(
+                "INSERT INTO holder_blocks (block, holder_id)"
+                " SELECT * FROM unnest(%b::text[], %b::int8[]) ON CONFLICT DO NOTHING",
+                ([b for b, _ in old_blocks], [h for _, h in old_blocks]),
+            )
+        rows = bytearray(chunk.copy_rows)
+        at = np.frombuffer(chunk.copy_offsets, dtype=np.intc)[:, None] + np.arange(8)
+        data = np.frombuffer(rows, dtype=np.uint8)
+        numbers = data[at].copy().view(">i8").ravel()
+        data[at] = np.asarray(ids, dtype=">i8")[numbers].view(np.uint8).reshape(-1, 8)
+        with cur.copy(_LINES_COPY) as cp:
+            cp.write(_COPY_SIGNATURE)
+            cp.write(rows)
+            cp.write(_COPY_TRAILER)
+
+    def _holder_ids(
+        self, cur: psycopg.Cursor[Any], chunk: PreparedChunk
+    ) -> tuple[list[int], list[bool]]:
+        """Each chunk holder's id, creating the new ones; and which were created now."""
+        known = self._known
+        ids = [known.get(key, 0) for key, _, _ in chunk.holders]
+        created = [False] * len(ids)
+        new = [n for n, hid in enumerate(ids) if not hid]
+        if not new:
+            return ids, created
+        if self.bulk and self._known_all:
+            # Nobody else writes (tables locked) and every holder of this import is
+            # known: the new ones are new for sure and go in with COPY.
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence('holders', 'id'))"
+                " FROM generate_series(1, %s)",
+                (len(new),),
+            )
+            for n, (hid,) in zip(new, cur.fetchall(), strict=True):
+                ids[n] = int(hid)
+                created[n] = True
+            with cur.copy(
+                "COPY holders (id, identity_key, kind, pii, risk_flags, created_at)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as cp:
+                cp.set_types(["int8", "text", "text", "bytea", "text", "timestamptz"])
+                for n in new:
+                    key, kind, pii = chunk.holders[n]
+                    cp.write_row((ids[n], key, kind, pii, "[]", chunk.created_at))
+        else:
+            cur.execute(
+                "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
+                " SELECT k, kind, pii, '[]', %b"
+                " FROM unnest(%b::text[], %b::text[], %b::bytea[]) AS t(k, kind, pii)"
+                " ON CONFLICT (identity_key) DO NOTHING RETURNING identity_key, id",
+                (
+                    chunk.created_at,
+                    [chunk.holders[n][0] for n in new],
+                    [chunk.holders[n][1] for n in new],
+                    [chunk.holders[n][2] for n in new],
+                ),
+            )
+            inserted: dict[str, int] = dict(cur.fetchall())
+            missing = [chunk.holders[n][0] for n in new if chunk.holders[n][0] not in inserted]
+            found: dict[str, int] = {}
+            if missing:  # already in the registry
                 cur.execute(
-                    "SELECT identity_key, id FROM holders WHERE identity_key = ANY(%s)", (keys,)
+                    "SELECT identity_key, id FROM holders WHERE identity_key = ANY(%b)", (missing,)
                 )
-                found: dict[str, int] = dict(cur.fetchall())
-                ids = [found[key] for key in keys]
-                if chunk.blocks:
-                    cur.execute(
-                        "INSERT INTO holder_blocks (block, holder_id)"
-                        " SELECT * FROM unnest(%s::text[], %s::int8[])"
-                        " ON CONFLICT DO NOTHING",
-                        ([b for _, b in chunk.blocks], [ids[n] for n, _ in chunk.blocks]),
-                    )
-                with cur.copy(
-                    "COPY lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
-                    " FROM STDIN (FORMAT BINARY)"
-                ) as cp:
-                    cp.set_types(["int8", "text", "text", "date", "timestamptz", "timestamptz"])
-                    for n, sim, state, act in chunk.lines:
-                        cp.write_row((ids[n], sim, state, act, now, now))
+                found = dict(cur.fetchall())
+            for n in new:
+                key = chunk.holders[n][0]
+                if key in inserted:
+                    ids[n] = inserted[key]
+                    created[n] = True
+                else:
+                    ids[n] = found[key]
+        if len(known) + len(new) > KNOWN_HOLDERS:
+            known.clear()
+            self._known_all = False
+        for n in new:
+            known[chunk.holders[n][0]] = ids[n]
+        return ids, created
+
+    def finish(self) -> int:
+        try:
+            if self.bulk:
+                with self.conn.cursor() as cur:
+                    for statement in self._restore:
+                        cur.execute(statement)
+                self.conn.commit()
+            pending, self._pending = self._pending, 0
+            return pending
+        except BaseException:
+            self.conn.rollback()
+            raise
+        finally:
+            self._fairy.close()
+
+    def abort(self) -> None:
+        try:
+            self.conn.rollback()
+        finally:
+            self._fairy.close()
+
+
+class _Writer:
+    """The thread that writes prepared chunks in order; the first failure stops it."""
+
+    def __init__(self, sink: _Sink, report: ImportReport) -> None:
+        self._sink = sink
+        self._report = report
+        self._queue: queue.Queue[PreparedChunk | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self._abort = False
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="book-import-writer", daemon=True)
+        self._thread.start()
+
+    def _fail(self, where: str, exc: Exception) -> None:
+        if isinstance(exc, SQLAlchemyError | psycopg.Error | sqlite3.Error):
+            self.error = self._sink.failure(where, exc)
+            self.error.__cause__ = exc
+        else:  # re-raised in the reading thread by put() or close()
+            self.error = exc
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self.error is not None or self._abort:
+                continue  # drain: nothing after a failed chunk is written
+            try:
+                self._report.imported += self._sink.write(chunk)
+            except Exception as exc:
+                self._fail(f"a chunk ending on line {chunk.last_line_no}", exc)
+                self._sink.abort()
+        if self._abort:
+            if self.error is None:
+                self._sink.abort()
+            return
+        if self.error is None:
+            try:
+                self._report.imported += self._sink.finish()
+            except Exception as exc:
+                self._fail("the end (indexes and foreign keys)", exc)
+
+    def put(self, chunk: PreparedChunk) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(chunk)
+
+    def close(self, *, abort: bool = False) -> None:
+        self._abort = abort
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None and not abort:
+            raise self.error
+
+
+class BookImporter:
+    """Loads validated rows into the registry of ``engine``."""
+
+    def __init__(self, engine: Engine, protector: DataProtector) -> None:
+        self.engine = engine
+        self.protector = protector
+
+    def import_file(
+        self, path: Path, *, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        """Import ``path``; ``progress`` receives the bytes read so far."""
+        global _protector, _copy
+        report = ImportReport()
+        postgres = self.engine.dialect.name == "postgresql"
+        with path.open("rb") as raw:
+            blocks = read_blocks(raw, CHUNK_ROWS)
+            first = next(blocks, None)  # the header is checked before anything is written
+            workers = _worker_count()
+            _protector, _copy = self.protector, postgres
+            # Fork before the writer thread exists: a child must not inherit a held lock.
+            pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+            sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
+            writer = _Writer(sink, report)
+            try:
+                pending: deque[AsyncResult[tuple[PreparedChunk | None, list[RejectedRow]]]]
+                pending = deque()
+                for block in _chain(first, blocks):
+                    if pool is None:
+                        self._hand_over(_prepare_block(block), writer, report)
+                    else:
+                        pending.append(pool.apply_async(_prepare_block, (block,)))
+                        while len(pending) > workers + QUEUED_CHUNKS:
+                            self._hand_over(pending.popleft().get(), writer, report)
+                    if progress is not None:
+                        progress(block[2])
+                while pending:
+                    self._hand_over(pending.popleft().get(), writer, report)
+            except BaseException:
+                writer.close(abort=True)
+                raise
+            finally:
+                if pool is not None:
+                    pool.terminate()
+                _protector = None
+            writer.close()
+        return report
+
+    @staticmethod
+    def _hand_over(
+        prepared: tuple[PreparedChunk | None, list[RejectedRow]],
+        writer: _Writer,
+        report: ImportReport,
+    ) -> None:
+        chunk, rejected = prepared
+        report.rejected.extend(rejected)
+        if chunk is not None:
+            report.holders_seen += len(chunk.holders)
+            writer.put(chunk)
+
+
+def _chain(
+    first: tuple[bytes, int, int] | None, rest: Iterator[tuple[bytes, int, int]]
+) -> Iterator[tuple[bytes, int, int]]:
+    if first is not None:
+        yield first
+        yield from rest
