@@ -72,6 +72,8 @@ class MailText:
 def decode_header_value(raw: str) -> str:
     """Decode RFC 2047 words and raw 8-bit bytes in one header value; never raises."""
     raw = decode_header_bytes(raw)
+    if "=?" not in raw:  # no encoded word: decode_header would return it unchanged
+        return " ".join(raw.split())
     try:
         chunks = decode_header(raw)
     except (ValueError, LookupError, AssertionError):
@@ -115,6 +117,11 @@ def _charset(part: Message, data: bytes, html: bool) -> str | None:
     return declared
 
 
+def _addresses(value: str) -> list[tuple[str, str]]:
+    """``getaddresses`` of one header value; an absent header ('') holds no address."""
+    return getaddresses([value]) if value else []
+
+
 def _similar(a: str, b: str) -> bool:
     """Cheap test that two renderings (text/plain and text/html) say the same thing."""
     sa = {a[i : i + 3] for i in range(0, min(len(a), 600) - 2)}
@@ -143,7 +150,7 @@ def read_message(data: bytes) -> MailText:
     display, address, rewritten = relay.restore_author(
         first.get("from", ""), first.get("reply-to", ""), first.get("x-original-from"), lists
     )
-    reply_to = tuple(a.lower() for _, a in getaddresses([first.get("reply-to", "")]) if "@" in a)
+    reply_to = tuple(a.lower() for _, a in _addresses(first.get("reply-to", "")) if "@" in a)
     if rewritten and reply_to and reply_to[0] == address.lower():
         reply_to = reply_to[1:]
     info = relay.RelayInfo(lists, len(raw_headers) - len(headers), tags, rewritten)
@@ -200,7 +207,7 @@ def read_message(data: bytes) -> MailText:
         if url not in seen:
             seen.add(url)
             links.append(Link(url, "", False))
-    rp = [a for _, a in getaddresses([first.get("return-path", "")]) if "@" in a]
+    rp = [a for _, a in _addresses(first.get("return-path", "")) if "@" in a]
     return MailText(
         subject=normalize_text(subject),
         from_display=normalize_text(display),

@@ -22,8 +22,14 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
 def _finish(h: np.ndarray, salt: int, n_features: int) -> np.ndarray:
-    h = (h ^ np.uint64(salt * 0x632BE59BD9B4E019 & 0xFFFFFFFFFFFFFFFF)) * _MIX
-    return ((h >> _SHIFT) % np.uint64(n_features)).astype(np.int64)
+    x = h ^ np.uint64(salt * 0x632BE59BD9B4E019 & 0xFFFFFFFFFFFFFFFF)  # a new array
+    x *= _MIX
+    x >>= _SHIFT
+    if n_features & (n_features - 1) == 0:  # a power of two: the remainder is the low bits
+        x &= np.uint64(n_features - 1)
+    else:
+        x %= np.uint64(n_features)
+    return x.astype(np.int64)
 
 
 def char_ngram_indices(text: str, n_min: int, n_max: int, n_features: int) -> np.ndarray:
@@ -32,13 +38,16 @@ def char_ngram_indices(text: str, n_min: int, n_max: int, n_features: int) -> np
     parts = []
     length = len(cps)
     with np.errstate(over="ignore"):
-        for n in range(n_min, n_max + 1):
+        # h[i] of the n-grams is h[i] of the (n-1)-grams * BASE + cps[i + n - 1]: the same
+        # wrapping polynomial as computing each n from scratch, with one step per n.
+        h = cps
+        for n in range(1, n_max + 1):
             if length < n:
                 break
-            h = np.zeros(length - n + 1, dtype=np.uint64)
-            for j in range(n):
-                h = h * _BASE + cps[j : length - n + 1 + j]
-            parts.append(_finish(h, n, n_features))
+            if n > 1:
+                h = h[:-1] * _BASE + cps[n - 1 :]
+            if n >= n_min:
+                parts.append(_finish(h, n, n_features))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -49,13 +58,12 @@ def word_ngram_indices(text: str, n_max: int, n_features: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     base = np.array([zlib.crc32(w.encode("utf-8")) for w in words], dtype=np.uint64)
     parts = [_finish(base, 101, n_features)]
+    h = base
     with np.errstate(over="ignore"):
         for n in range(2, n_max + 1):
             if len(base) < n:
                 break
-            h = np.zeros(len(base) - n + 1, dtype=np.uint64)
-            for j in range(n):
-                h = h * _BASE + base[j : len(base) - n + 1 + j]
+            h = h[:-1] * _BASE + base[n - 1 :]
             parts.append(_finish(h, 100 + n, n_features))
     return np.concatenate(parts)
 

@@ -59,6 +59,7 @@ class _Converter(HTMLParser):
         self.hidden_chars = 0
         self.forms = 0
         self._stack: list[tuple[str, bool]] = []  # (tag, hides its content)
+        self._open: dict[str, int] = {}  # tag -> how many times it is on the stack
         self._skip = 0
         self._hidden = 0
         self._anchor: tuple[str, list[str]] | None = None
@@ -80,8 +81,10 @@ class _Converter(HTMLParser):
             self._anchor[1].append(a["alt"])
         if tag in _VOID:
             return
-        hides = tag in _SKIP or bool(_HIDDEN_STYLE.search(a.get("style", ""))) or "hidden" in a
+        style = a.get("style")
+        hides = tag in _SKIP or bool(style and _HIDDEN_STYLE.search(style)) or "hidden" in a
         self._stack.append((tag, hides))
+        self._open[tag] = self._open.get(tag, 0) + 1
         if tag in _SKIP:
             self._skip += 1
         elif hides:
@@ -97,16 +100,21 @@ class _Converter(HTMLParser):
             self._close_anchor()
         if tag in _BLOCK:
             self.out.append("\n")
-        if not any(t == tag for t, _ in self._stack):
+        if not self._open.get(tag):
             return
         while self._stack:
             t, hides = self._stack.pop()
+            self._open[t] -= 1
             if t in _SKIP:
                 self._skip -= 1
             elif hides:
                 self._hidden -= 1
             if t == tag:
                 break
+
+    def updatepos(self, i: int, j: int) -> int:
+        """Skip line and column bookkeeping: only ``getpos`` reads it, and we never call it."""
+        return j
 
     def handle_data(self, data: str) -> None:
         if self._skip:

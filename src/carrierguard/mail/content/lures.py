@@ -8,8 +8,10 @@ also say "please log in"; the model weighs lures together with links and brands.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from carrierguard.mail.content.normalize import compact_for_matching
 
@@ -53,6 +55,51 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 _COMPILED = {k: tuple(re.compile(p.replace(" ", "")) for p in v) for k, v in _FAMILIES.items()}
 LURE_FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
 
+try:  # the stdlib's own regex parser, to know which patterns need non-ASCII text
+    _parser: Any = importlib.import_module("re._parser")
+    _constants: Any = importlib.import_module("re._constants")
+except ImportError:  # pragma: no cover
+    _parser = _constants = None
+
+
+def _needs_non_ascii(items: Any) -> bool:
+    """True when every match of this parsed sequence contains a non-ASCII character.
+
+    Sound but incomplete: anything it does not recognise counts as "may be all ASCII".
+    """
+    return any(_item_needs_non_ascii(op, av) for op, av in items)
+
+
+def _item_needs_non_ascii(op: Any, av: Any) -> bool:
+    c = _constants
+    if op is c.LITERAL:
+        return bool(av > 0x7F)
+    if op is c.SUBPATTERN:
+        _group, add_flags, _del_flags, sub = av
+        return not add_flags & re.IGNORECASE and _needs_non_ascii(sub)
+    if op is c.BRANCH:
+        return all(_needs_non_ascii(branch) for branch in av[1])
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        low, _high, sub = av
+        return bool(low >= 1) and _needs_non_ascii(sub)
+    if op is c.IN:
+        return all((o is c.LITERAL and a > 0x7F) or (o is c.RANGE and a[0] > 0x7F) for o, a in av)
+    return False
+
+
+def _ascii_possible(pattern: re.Pattern[str]) -> bool:
+    """False only when ``pattern`` provably cannot match text made of ASCII alone."""
+    if _parser is None or pattern.flags & re.IGNORECASE:
+        return True
+    try:
+        return not _needs_non_ascii(_parser.parse(pattern.pattern, pattern.flags))
+    except Exception:  # pragma: no cover - a future re whose parser looks different
+        return True
+
+
+# Per family, the patterns that can match ASCII-only text: the rest are skipped for it.
+_ASCII = {k: tuple(p for p in v if _ascii_possible(p)) for k, v in _COMPILED.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class LureHit:
@@ -65,8 +112,9 @@ class LureHit:
 def find_lures(text: str) -> tuple[LureHit, ...]:
     """Every lure family present in ``text`` (normalised text, any language)."""
     compact = compact_for_matching(text)
+    table = _ASCII if compact.isascii() else _COMPILED
     hits = []
-    for family, patterns in _COMPILED.items():
+    for family, patterns in table.items():
         for pattern in patterns:
             m = pattern.search(compact)
             if m:

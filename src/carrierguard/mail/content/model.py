@@ -38,6 +38,7 @@ MODEL_FILE = "phishing-v2.skops"
 STRENGTHS = ("weak", "standard", "strong")
 TEXT_CHARS = 1500
 MAX_HOSTS = 20
+URL_CACHE_SIZE = 65536  # hosts whose URL-model score is kept
 STRUCT_WEIGHT = 1.0
 
 CHAR_NGRAMS = (1, 3)
@@ -194,18 +195,32 @@ class PhishingModel:
     meta: dict[str, Any]
     url_scorer: LinearScorer = field(init=False)
     scorer: LinearScorer = field(init=False)
+    _url_cache: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url_scorer", LinearScorer.of_binary(self.url_classifier))
         object.__setattr__(self, "scorer", LinearScorer.of_calibrated(self.classifier))
+        object.__setattr__(self, "_url_cache", {})
 
     def url_scores(self, hosts: list[str]) -> tuple[float, ...]:
-        """P(phishing) of each host by the URL model."""
+        """P(phishing) of each host by the URL model.
+
+        A host's score depends on the host alone (each row is scored on its own), and the
+        same hosts recur across messages, so scores are remembered per host.
+        """
         if not hosts:
             return ()
-        rows = [[counted(char_ngram_indices(h.lower(), *URL_NGRAMS, URL_FEATURES))] for h in hosts]
-        proba = self.url_scorer.proba_rows(rows)[:, 0]
-        return tuple(float(p) for p in proba)
+        cache = self._url_cache
+        if len(cache) >= URL_CACHE_SIZE:
+            cache.clear()
+        keys = [h.lower() for h in hosts]
+        known = {k: cache.get(k) for k in keys}
+        missing = [k for k, v in known.items() if v is None]
+        if missing:
+            rows = [[counted(char_ngram_indices(k, *URL_NGRAMS, URL_FEATURES))] for k in missing]
+            for k, p in zip(missing, self.url_scorer.proba_rows(rows)[:, 0], strict=True):
+                known[k] = cache[k] = float(p)
+        return tuple(known[k] or 0.0 for k in keys)
 
     def proba(self, x: sp.csr_matrix) -> list[dict[str, float]]:
         """Class probabilities of each row of a ``feature_matrix``."""

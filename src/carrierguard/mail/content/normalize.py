@@ -29,21 +29,40 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
+def _joined(m: re.Match[str]) -> str:
+    return _HSPACE.sub("", m.group(0))
+
+
 def join_spaced_out(text: str) -> str:
     """Join ``三 井 住 友`` to ``三井住友`` and ``E T C`` to ``ETC``."""
-    text = _SPACED_OUT_CJK.sub(lambda m: _HSPACE.sub("", m.group(0)), text)
-    return _SPACED_OUT.sub(lambda m: _HSPACE.sub("", m.group(0)), text)
+    text = _SPACED_OUT_CJK.sub(_joined, text)
+    return _SPACED_OUT.sub(_joined, text)
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, invisible characters removed, spaced-out words joined, whitespace tidied."""
-    text = strip_invisible(unicodedata.normalize("NFKC", text))
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = join_spaced_out(text)
-    text = _HSPACE.sub(" ", text)
+    """NFKC, invisible characters removed, spaced-out words joined, whitespace tidied.
+
+    Steps that cannot change the text are skipped: invisible and CJK characters are never
+    ASCII, and ``_HSPACE`` only changes a tab, an ideographic space or two spaces in a row.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    ascii_only = text.isascii()
+    if not ascii_only:
+        text = strip_invisible(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not ascii_only:
+        text = _SPACED_OUT_CJK.sub(_joined, text)
+    text = _SPACED_OUT.sub(_joined, text)
+    if "\t" in text or "  " in text or (not ascii_only and "\u3000" in text):
+        text = _HSPACE.sub(" ", text)
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def compact_for_matching(text: str) -> str:
-    """Lower-case with every space removed: the form brand and lure patterns match against."""
-    return re.sub(r"\s+", "", text).lower()
+    """Lower-case with every space removed: the form brand and lure patterns match against.
+
+    ``str.split()`` splits on exactly the characters ``re``'s ``\\s`` matches (both use
+    ``Py_UNICODE_ISSPACE``); a test checks every code point.
+    """
+    return "".join(text.split()).lower()
