@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from carrierguard.mail.content import hashing, lures
 from carrierguard.mail.content import model as model_io
 from carrierguard.mail.content.brands import default_catalogue, find_brands, parse_catalogue
-from carrierguard.mail.content.extract import decode_header_value
+from carrierguard.mail.content.extract import decode_header_value, read_message
 from carrierguard.mail.content.html import (
     _BLOCK,
     _HIDDEN_STYLE,
@@ -41,6 +41,7 @@ from carrierguard.mail.content.normalize import (
     normalize_text,
     strip_invisible,
 )
+from tests.mail.content.conftest import build
 
 CAT = default_catalogue()
 
@@ -434,3 +435,11 @@ def test_header_without_encoded_words_skips_decode_header(value: str) -> None:
         "".join(c.decode() if isinstance(c, bytes) else c for c, _ in chunks).split()
     )
     assert decode_header_value(value) == expected
+
+
+@pytest.mark.parametrize("word", ["=?utf-8?B?a?=", "=?utf-8?b?44GC4?=", "=?utf-8?b?4=?="])
+def test_broken_base64_encoded_word_is_read_as_text(word: str) -> None:
+    """decode_header raises HeaderParseError on bad base64: the value is kept as it came."""
+    assert decode_header_value(f"Re: {word}  x") == f"Re: {word} x"
+    mail = read_message(build(b"hello", subject=word, from_=f"{word} <a@example.jp>"))
+    assert mail.subject == word

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import re
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
@@ -76,7 +77,7 @@ def decode_header_value(raw: str) -> str:
         return " ".join(raw.split())
     try:
         chunks = decode_header(raw)
-    except (ValueError, LookupError, AssertionError):
+    except (ValueError, LookupError, AssertionError, HeaderParseError):  # bad base64 word
         return " ".join(raw.split())
     out: list[str] = []
     for chunk, charset in chunks:
