@@ -6,8 +6,9 @@ transactions never wait on each other in opposite orders. The clock is injected.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ class ScreeningService:
         self.clock = clock
         self.policies = PolicyKeeper(registry, policy, explicit=explicit_policy, clock=clock)
         self._keyrings: dict[str, AssuranceKeyring] = {}
+        self._group = _GroupCommit()
 
     @property
     def policy(self) -> Policy:
@@ -145,7 +147,7 @@ class ScreeningService:
             blocks=blocks,
         )
         if self.registry.dialect == "postgresql":
-            result = self._screen_pg(screening)
+            result = self._group.run(_Job(screening), self._screen_pg_batch)
         else:
             result = self._screen_generic(screening)
         if not result.replayed:
@@ -211,77 +213,110 @@ class ScreeningService:
         return ScreeningResult(record, replayed=False)
 
     def _screen_pg(self, s: _Screening) -> ScreeningResult:
-        """One transaction in two round trips (three for a new holder or a review):
-        the lookups with their locks, then the writes, the audit entry and the COMMIT."""
-        application = s.application
+        """One screening in its own transaction (the group commit's fallback)."""
         with self.registry.write() as tx:
-            claim = None
-            if s.idempotency_key is not None:
-                claim = (s.key_owner, s.idempotency_key, s.request_hash, s.now)
-            found = tx.pg_lookup(
-                identity_key=s.identity_key,
-                blocks=s.blocks,
-                line_count=len(application.lines),
-                claim=claim,
-            )
-            if found.earlier is not None:
-                return self._replay(tx, found.earlier, s.request_hash)
-            identity = IdentityVerdict(None, ())
-            if found.holder_id is not None:
-                holder_id = found.holder_id
-                holdings = found.holdings
-                resale = parse_assessment(found.risk_flags)
-            else:  # a new person, or one written another way: the candidate keys decide
-                holder_id, identity = self._resolve_holder(
-                    tx, application.holder, s.now, s.identity_key, s.blocks, exact=False
-                )
-                holdings = tx.holdings(holder_id)
-                resale = tx.resale_assessment(holder_id)
-            decision = self._decide(
-                application,
-                holdings,
-                s.evidence,
-                s.policy,
-                s.keys,
-                s.keyring,
-                s.now,
-                resale,
-                identity,
-            )
-            state = INITIAL_STATE[decision.outcome]
-            new_lines: list[LineRecord] = []
-            if decision.outcome is not Outcome.REFUSE:
-                line_state = _line_state(decision)
-                new_lines = [
-                    LineRecord(line_id=i, sim_type=r.sim_type, state=line_state)
-                    for i, r in zip(found.line_ids, application.lines, strict=True)
-                ]
-            case_id: int | None = None
-            record = _record(s, found.application_id, holder_id, decision, state, new_lines, None)
+            result, entry = self._screen_pg_in(tx, s)
             with tx.pipeline():
-                tx.pg_insert_decision(
-                    application_id=found.application_id,
-                    new=_new_application(s, holder_id, decision, state),
-                    blocks=s.blocks,
-                    new_lines=new_lines,
-                    opened_on=application.applied_on,
-                    now=s.now,
-                )
-            if decision.outcome is Outcome.REVIEW:
-                case_id = self._open_case(tx, s, found.application_id, holder_id, decision)
-                record = _record(
-                    s, found.application_id, holder_id, decision, state, new_lines, case_id
-                )
-            with tx.pipeline():
-                if s.idempotency_key is not None:
-                    tx.pg_complete_idempotency_key(
-                        s.key_owner, s.idempotency_key, found.application_id
-                    )
-                # Last, and sent with the COMMIT: the chain's head row is held only while
-                # the server runs these statements and flushes the commit.
-                audit.pg_queue_append(tx.raw, **_audit_entry(s, record, decision))
+                if entry is not None:
+                    audit.pg_queue_append(tx.raw, **entry)
                 tx.pg_commit()
-        return ScreeningResult(record, replayed=False)
+        return result
+
+    def _screen_pg_batch(self, batch: list[_Job]) -> None:
+        """Several screenings in one transaction: one COMMIT (one WAL flush) for all.
+
+        They run one after another, so a later one sees what an earlier one wrote (the
+        same holder twice, the same Idempotency-Key twice). The audit entries go last,
+        in order, with the COMMIT; nobody hears an answer before the COMMIT returned.
+        If any screening fails, the transaction is rolled back and each one runs alone,
+        so that an error reaches only the request that caused it.
+        """
+        done: list[ScreeningResult] = []
+        try:
+            with self.registry.write() as tx:
+                entries = []
+                for job in batch:
+                    result, entry = self._screen_pg_in(tx, job.screening)
+                    done.append(result)
+                    if entry is not None:
+                        entries.append(entry)
+                with tx.pipeline():
+                    for entry in entries:
+                        audit.pg_queue_append(tx.raw, **entry)
+                    tx.pg_commit()
+        except Exception:
+            for job in batch:
+                try:
+                    job.result = self._screen_pg(job.screening)
+                except Exception as exc:
+                    job.error = exc
+            return
+        for job, result in zip(batch, done, strict=True):
+            job.result = result
+
+    def _screen_pg_in(
+        self, tx: RegistryTx, s: _Screening
+    ) -> tuple[ScreeningResult, dict[str, Any] | None]:
+        """Look up (one round trip), decide, and write (one more; two more for a new holder
+        or a review). Returns the result and its audit entry, which the caller appends
+        with the COMMIT."""
+        application = s.application
+        claim = None
+        if s.idempotency_key is not None:
+            claim = (s.key_owner, s.idempotency_key, s.request_hash, s.now)
+        found = tx.pg_lookup(
+            identity_key=s.identity_key,
+            blocks=s.blocks,
+            line_count=len(application.lines),
+            claim=claim,
+        )
+        if found.earlier is not None:
+            return self._replay(tx, found.earlier, s.request_hash), None
+        identity = IdentityVerdict(None, ())
+        if found.holder_id is not None:
+            holder_id = found.holder_id
+            holdings = found.holdings
+            resale = parse_assessment(found.risk_flags)
+        else:  # a new person, or one written another way: the candidate keys decide
+            holder_id, identity = self._resolve_holder(
+                tx, application.holder, s.now, s.identity_key, s.blocks, exact=False
+            )
+            holdings = tx.holdings(holder_id)
+            resale = tx.resale_assessment(holder_id)
+        decision = self._decide(
+            application,
+            holdings,
+            s.evidence,
+            s.policy,
+            s.keys,
+            s.keyring,
+            s.now,
+            resale,
+            identity,
+        )
+        state = INITIAL_STATE[decision.outcome]
+        new_lines: list[LineRecord] = []
+        if decision.outcome is not Outcome.REFUSE:
+            line_state = _line_state(decision)
+            new_lines = [
+                LineRecord(line_id=i, sim_type=r.sim_type, state=line_state)
+                for i, r in zip(found.line_ids, application.lines, strict=True)
+            ]
+        with tx.pipeline():
+            tx.pg_insert_decision(
+                application_id=found.application_id,
+                new=_new_application(s, holder_id, decision, state),
+                blocks=s.blocks,
+                new_lines=new_lines,
+                now=s.now,
+            )
+            if s.idempotency_key is not None:
+                tx.pg_complete_idempotency_key(s.key_owner, s.idempotency_key, found.application_id)
+        case_id = None
+        if decision.outcome is Outcome.REVIEW:
+            case_id = self._open_case(tx, s, found.application_id, holder_id, decision)
+        record = _record(s, found.application_id, holder_id, decision, state, new_lines, case_id)
+        return ScreeningResult(record, replayed=False), _audit_entry(s, record, decision)
 
     @staticmethod
     def _replay(
@@ -521,3 +556,70 @@ def _audit_entry(s: _Screening, record: ApplicationRecord, decision: Decision) -
         },
         "now": s.now,
     }
+
+
+@dataclass(slots=True)
+class _Job:
+    """One screening waiting for its group's COMMIT."""
+
+    screening: _Screening
+    result: ScreeningResult | None = None
+    error: Exception | None = None
+    lead: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _GroupCommit:
+    """Screenings that arrive together share one transaction (PostgreSQL).
+
+    Each COMMIT waits for a WAL flush while it holds the audit chain's head row, so
+    transactions that each append to the chain commit one at a time, one flush each.
+    Here the thread that finds no group running leads: it takes every screening
+    waiting (up to ``MAX``), runs them in one transaction and wakes their threads
+    after the COMMIT; whoever waits next leads the next group. A screening waits
+    for at most the group running before its own.
+    """
+
+    MAX = 32
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[_Job] = []
+        self._leading = False
+
+    def run(self, job: _Job, execute: Callable[[list[_Job]], None]) -> ScreeningResult:
+        with self._lock:
+            self._waiting.append(job)
+            if not self._leading:
+                self._leading = job.lead = True
+        if not job.lead:
+            job.done.wait()  # its group committed, or it was asked to lead the next one
+        if job.lead:
+            self._lead(execute)
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _lead(self, execute: Callable[[list[_Job]], None]) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting[: self.MAX], self._waiting[self.MAX :]
+        try:
+            execute(batch)  # sets each job's result or error
+        except BaseException as exc:
+            for job in batch:
+                if job.result is None and job.error is None:
+                    job.error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            raise
+        finally:
+            with self._lock:
+                nxt = self._waiting[0] if self._waiting else None
+                if nxt is None:
+                    self._leading = False
+                else:
+                    nxt.lead = True
+            for job in batch:
+                job.lead = False
+                job.done.set()
+            if nxt is not None:
+                nxt.done.set()

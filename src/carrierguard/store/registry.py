@@ -113,7 +113,11 @@ _PG_CLAIM = (
 _PG_EARLIER = (
     "SELECT request_hash, application_id FROM idempotency_keys WHERE api_key_id = %s AND key = %s"
 )
-_PG_LOCK_BLOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))"
+# Sorted before the locks are taken (PostgreSQL evaluates a volatile output column after
+# ORDER BY), so two screenings sharing keys take them in the same order.
+_PG_LOCK_BLOCKS = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(b, 0)) FROM unnest(%s::text[]) AS b ORDER BY b"
+)
 _PG_HOLDER = "SELECT id, risk_flags FROM holders WHERE identity_key = %s FOR UPDATE"
 # A statement of its own: its snapshot is taken once the holder's row lock is held.
 _PG_HOLDINGS = (
@@ -124,22 +128,25 @@ _PG_IDS = (
     "SELECT nextval(pg_get_serial_sequence('applications', 'id')),"
     " ARRAY(SELECT nextval(pg_get_serial_sequence('lines', 'id')) FROM generate_series(1, %s))"
 )
-_PG_BLOCKS = (
-    "INSERT INTO holder_blocks (block, holder_id)"
-    " SELECT b, %s FROM unnest(%s::text[]) AS b ON CONFLICT DO NOTHING"
+# One statement: the foreign keys are checked at its end, when all three rows exist.
+_PG_DECISION = """
+WITH blocks AS (
+    INSERT INTO holder_blocks (block, holder_id)
+    SELECT b, %(holder_id)s FROM unnest(%(blocks)s::text[]) AS b ON CONFLICT DO NOTHING
+), application AS (
+    INSERT INTO applications (id, holder_id, channel, state, outcome, reasons, usage,
+        escalate_to_hq, requires_actual_users, kyc_method, submitted_by, applied_on,
+        created_at, decided_at)
+    VALUES (%(id)s, %(holder_id)s, %(channel)s, %(state)s, %(outcome)s, %(reasons)s,
+        %(usage)s, %(escalate_to_hq)s, %(requires_actual_users)s, %(kyc_method)s,
+        %(submitted_by)s, %(applied_on)s, %(created_at)s, %(decided_at)s)
 )
-_PG_APPLICATION = (
-    "INSERT INTO applications (id, holder_id, channel, state, outcome, reasons, usage,"
-    " escalate_to_hq, requires_actual_users, kyc_method, submitted_by, applied_on, created_at,"
-    " decided_at) VALUES (%(id)s, %(holder_id)s, %(channel)s, %(state)s, %(outcome)s,"
-    " %(reasons)s, %(usage)s, %(escalate_to_hq)s, %(requires_actual_users)s, %(kyc_method)s,"
-    " %(submitted_by)s, %(applied_on)s, %(created_at)s, %(decided_at)s)"
-)
-_PG_LINES = (
-    "INSERT INTO lines (id, holder_id, application_id, sim_type, state, opened_on, created_at,"
-    " updated_at) SELECT i, %s, %s, s, %s, %s, %s, %s"
-    " FROM unnest(%s::bigint[], %s::text[]) AS t(i, s)"
-)
+INSERT INTO lines (id, holder_id, application_id, sim_type, state, opened_on, created_at,
+    updated_at)
+SELECT i, %(holder_id)s, %(id)s, s, %(line_state)s, %(applied_on)s, %(created_at)s,
+    %(created_at)s
+FROM unnest(%(line_ids)s::bigint[], %(sim_types)s::text[]) AS t(i, s)
+"""
 _PG_COMPLETE = "UPDATE idempotency_keys SET application_id = %s WHERE api_key_id = %s AND key = %s"
 
 
@@ -220,8 +227,8 @@ class RegistryTx:
                 api_key_id, key, request_hash, now = claim
                 claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
                 earlier = raw.execute(_PG_EARLIER, (api_key_id, key))
-            for block in sorted(blocks):
-                raw.execute(_PG_LOCK_BLOCK, (block,))
+            if blocks:
+                raw.execute(_PG_LOCK_BLOCKS, (list(blocks),))
             holder = raw.execute(_PG_HOLDER, (identity_key,))
             held = raw.execute(_PG_HOLDINGS, (identity_key, LineState.TERMINATED.value))
             ids = raw.execute(_PG_IDS, (line_count,))
@@ -251,28 +258,21 @@ class RegistryTx:
         new: NewApplication,
         blocks: Sequence[str],
         new_lines: Sequence[LineRecord],
-        opened_on: date,
         now: datetime,
     ) -> None:
-        """The holder's candidate keys, the application and its lines (queued in a pipeline)."""
-        raw = self.raw
-        if blocks:
-            raw.execute(_PG_BLOCKS, (new.holder_id, list(blocks)))
-        raw.execute(_PG_APPLICATION, {"id": application_id, **_application_values(new, now)})
-        if new_lines:
-            raw.execute(
-                _PG_LINES,
-                (
-                    new.holder_id,
-                    application_id,
-                    new_lines[0].state.value,
-                    opened_on,
-                    now,
-                    now,
-                    [ln.line_id for ln in new_lines],
-                    [ln.sim_type.value for ln in new_lines],
-                ),
-            )
+        """The holder's candidate keys, the application and its lines (opened on the day
+        applied for): one statement."""
+        self.raw.execute(
+            _PG_DECISION,
+            {
+                "id": application_id,
+                **_application_values(new, now),
+                "blocks": list(blocks),
+                "line_ids": [ln.line_id for ln in new_lines],
+                "sim_types": [ln.sim_type.value for ln in new_lines],
+                "line_state": new_lines[0].state.value if new_lines else None,
+            },
+        )
 
     def pg_complete_idempotency_key(self, api_key_id: int, key: str, application_id: int) -> None:
         self.raw.execute(_PG_COMPLETE, (application_id, api_key_id, key))

@@ -1,14 +1,20 @@
-"""Request-scoped dependencies: the service, the caller's key, and role checks."""
+"""Request-scoped dependencies: the service, the caller's key, and role checks.
+
+They are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, one
+thread hop each per request. Only a key missing from the cache is looked up in the
+registry, in the thread pool.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from carrierguard.auth import Permission, Role, allowed, secret_matches, split_token
 from carrierguard.contracts.service import ScreeningService
@@ -48,12 +54,12 @@ class KeyCache:
         self._seen[token] = (time.monotonic() + KEY_CACHE_SECONDS, caller)
 
 
-def get_service(request: Request) -> ScreeningService:
+async def get_service(request: Request) -> ScreeningService:
     service: ScreeningService = request.app.state.service
     return service
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -64,21 +70,26 @@ def authenticate(
     cached = cache.get(token)
     if cached is not None:
         return cached
-    prefix, secret = split_token(token)
-    service = get_service(request)
-    with service.registry.read() as tx:
-        record = tx.api_key_by_prefix(prefix)
-    if record is None or record.revoked or not secret_matches(secret, record.secret_hash):
-        raise AuthenticationFailed("unknown or revoked API key")
-    caller = Caller(record.key_id, record.name, Role(record.role))
+    service: ScreeningService = request.app.state.service
+    caller = await run_in_threadpool(_verify, service, token)
     cache.put(token, caller)
     return caller
 
 
-def require(permission: Permission) -> Callable[..., Caller]:
+def _verify(service: ScreeningService, token: str) -> Caller:
+    """The caller a token names, checked against the registry (blocking)."""
+    prefix, secret = split_token(token)
+    with service.registry.read() as tx:
+        record = tx.api_key_by_prefix(prefix)
+    if record is None or record.revoked or not secret_matches(secret, record.secret_hash):
+        raise AuthenticationFailed("unknown or revoked API key")
+    return Caller(record.key_id, record.name, Role(record.role))
+
+
+def require(permission: Permission) -> Callable[..., Any]:
     """A dependency that lets the call through only for roles holding ``permission``."""
 
-    def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not allowed(caller.role, permission):
             raise PermissionDenied(f"role {caller.role.value} may not {permission.value}")
         return caller

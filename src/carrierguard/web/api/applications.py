@@ -76,11 +76,10 @@ def to_application(body: ApplicationIn, service: ScreeningService) -> Applicatio
 def create_application(
     body: ApplicationIn,
     request: Request,
-    response: Response,
     service: Service,
     caller: Annotated[Caller, Depends(require(Permission.APPLICATIONS_CREATE))],
     idempotency_key: IdempotencyKey = None,
-) -> ApplicationOut:
+) -> Response:
     """Screen an application: approve, review or refuse, with reasons (審査)."""
     if caller.role is Role.AGENCY_CLERK and body.channel is not Channel.AGENCY:
         raise PermissionDenied(
@@ -88,7 +87,9 @@ def create_application(
             message_ja="代理店の API キーでは channel='agency' の申込みのみ送信できます。",
         )
     started = time.perf_counter()
-    request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+    request_hash = ""
+    if idempotency_key is not None:  # only a retry is compared with the first request
+        request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
     result = service.screen(
         to_application(body, service),
         evidence=to_evidence(body),
@@ -97,13 +98,20 @@ def create_application(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
-    metrics = request.app.state.metrics
+    headers = {}
     if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
     else:
+        metrics = request.app.state.metrics
         metrics.decisions.labels(result.record.outcome.value, body.channel.value).inc()
         metrics.screening_seconds.observe(time.perf_counter() - started)
-    return ApplicationOut.of(result.record)
+    # Serialised once here (FastAPI would validate the model again against response_model).
+    return Response(
+        ApplicationOut.of(result.record).model_dump_json(),
+        status_code=201,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut, responses=ERRORS)
