@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import HolderIdentity, HolderKind
@@ -31,6 +32,10 @@ _HOLDER_CELLS = 7  # holder_kind .. corporate_number
 _KINDS = {k.value: k for k in HolderKind}
 _SIMS = {s.value: s for s in SimType}
 _STATES = {s.value: s for s in LineState if s is not LineState.RESERVED}
+_SIM_VALUES = {v: v for v in _SIMS}
+_STATE_VALUES = {v: v for v in _STATES}
+_SIM_BYTES = {v.encode(): v for v in _SIMS}
+_STATE_BYTES = {v.encode(): v for v in _STATES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +98,9 @@ def parse_book_row(cells: list[str], line_no: int) -> BookRow | RejectedRow:
     return BookRow(line_no, holder, sim, state, activated)
 
 
-#: A row ``BookReader`` accepted: (holder number in the reader, SIM type, state, activation date).
-BookLine = tuple[int, SimType, LineState, date | None]
+#: A row ``BookReader`` accepted: (holder number in the reader, SIM type value, state value,
+#: activation date).
+BookLine = tuple[int, str, str, date | None]
 _HolderCells = tuple[str, ...]
 
 
@@ -108,7 +114,7 @@ class BookReader:
     grows with the distinct values seen: use one reader per chunk of a file.
     """
 
-    __slots__ = ("_activated", "_cells", "_numbers", "holders")
+    __slots__ = ("_cells", "_lines", "_numbers", "holders")
 
     def __init__(self) -> None:
         self.holders: list[HolderIdentity] = []
@@ -116,31 +122,47 @@ class BookReader:
         # checked before the SIM type and state, every other holder cell after them.
         self._cells: dict[_HolderCells, tuple[str | None, str | None, int]] = {}
         self._numbers: dict[HolderIdentity, int] = {}
-        self._activated: dict[str, date | str | None] = {}  # raw cell -> date, None or reason
+        self._lines: dict[bytes, tuple[str | None, str | None, int]] = {}  # same, as bytes
+
+    def read_line(self, line: bytes, line_no: int) -> BookLine | RejectedRow:
+        """``read`` of a UTF-8 CSV line without quotes or line ending: cells split on commas.
+
+        A well-formed row is read from the bytes (the holder's cells are decoded once);
+        any other goes through ``read`` for its reason.
+        """
+        parts = line.rsplit(b",", 3)
+        if len(parts) == 4:
+            head, sim_b, state_b, activated_b = parts
+            holder = self._lines.get(head)
+            if holder is None and head.count(b",") == _HOLDER_CELLS - 1:
+                holder = self._lines[head] = self._holder_of(tuple(head.decode().split(",")))
+            sim = _SIM_BYTES.get(sim_b)
+            state = _STATE_BYTES.get(state_b)
+            if holder is not None and holder[1] is None and holder[0] is None and sim and state:
+                activated = _activated_bytes(activated_b)
+                if not isinstance(activated, str):
+                    return holder[2], sim, state, activated
+        return self.read(line.decode().split(","), line_no)
 
     def read(self, cells: list[str], line_no: int) -> BookLine | RejectedRow:
         """Validate one CSV row; a bad row is rejected with its line number and reason."""
         if len(cells) != len(BOOK_HEADER):
             return RejectedRow(line_no, f"expected {len(BOOK_HEADER)} cells, got {len(cells)}")
-        raw = tuple(cells[:_HOLDER_CELLS])
-        holder = self._cells.get(raw)
-        if holder is None:
-            holder = self._cells[raw] = self._holder(raw)
-        kind_error, error, number = holder
+        kind_error, error, number = self._holder_of(tuple(cells[:_HOLDER_CELLS]))
         if kind_error is not None:
             return RejectedRow(line_no, kind_error)
-        sim = _SIMS.get(cells[7])
+        sim = _SIM_VALUES.get(cells[7])
         if sim is None:
             sim_s = cells[7].strip()
-            sim = _SIMS.get(sim_s)
+            sim = _SIM_VALUES.get(sim_s)
             if sim is None:
                 return RejectedRow(
                     line_no, f"sim_type must be voice, data_sms or data, got {sim_s!r}"
                 )
-        state = _STATES.get(cells[8])
+        state = _STATE_VALUES.get(cells[8])
         if state is None:
             state_s = cells[8].strip()
-            state = _STATES.get(state_s)
+            state = _STATE_VALUES.get(state_s)
             if state is None:
                 return RejectedRow(
                     line_no,
@@ -148,17 +170,19 @@ class BookReader:
                 )
         if error is not None:
             return RejectedRow(line_no, error)
-        act_s = cells[9]
-        try:
-            activated = self._activated[act_s]
-        except KeyError:
-            activated = self._activated[act_s] = _activated(act_s)
+        activated = _activated(cells[9])
         if isinstance(activated, str):
             return RejectedRow(line_no, activated)
         return number, sim, state, activated
 
+    def _holder_of(self, raw: _HolderCells) -> tuple[str | None, str | None, int]:
+        holder = self._cells.get(raw)
+        if holder is None:
+            holder = self._cells[raw] = self._holder(raw)
+        return holder
+
     def _holder(self, raw: _HolderCells) -> tuple[str | None, str | None, int]:
-        kind_s, name, kana, birth_s, address, postal, corp = (c.strip() for c in raw)
+        kind_s, name, kana, birth_s, address, postal, corp = [c.strip() for c in raw]
         kind = _KINDS.get(kind_s)
         if kind is None:
             return f"holder_kind must be individual or corporate, got {kind_s!r}", None, -1
@@ -185,6 +209,7 @@ class BookReader:
         return None, None, number
 
 
+@lru_cache(maxsize=16_384)  # a book's activation dates span a few thousand days
 def _activated(cell: str) -> date | str | None:
     """The activation date of a cell, None when empty, or the reason it is refused."""
     text = cell.strip()
@@ -194,3 +219,8 @@ def _activated(cell: str) -> date | str | None:
         return _iso(text, "activated_on")
     except ValueError as exc:
         return str(exc)
+
+
+@lru_cache(maxsize=16_384)
+def _activated_bytes(cell: bytes) -> date | str | None:
+    return _activated(cell.decode())

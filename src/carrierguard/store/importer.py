@@ -37,9 +37,10 @@ import struct
 import threading
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import IO, Any
@@ -52,13 +53,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from carrierguard.contracts.book import (
     BOOK_HEADER,
+    BookLine,
     BookReader,
     BookRow,
     RejectedRow,
     parse_book_row,
 )
 from carrierguard.contracts.identity_link import candidate_strings
-from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
@@ -233,13 +234,54 @@ def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
         start = end
 
 
+def _plain_lines(data: bytes) -> list[bytes] | None:
+    """The lines of a block that ``csv.reader`` would split on commas alone, if it would.
+
+    That is a block without quotes, without carriage returns other than in CRLF, and
+    without a field over the csv module's size limit (as most books are).
+    """
+    if b'"' in data:
+        return None
+    if b"\r" in data:
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        data = data.replace(b"\r\n", b"\n")
+    lines = data.split(b"\n")
+    limit = csv.field_size_limit()  # characters; a UTF-8 character is one byte or more
+    if len(data) > limit and any(len(line) > limit for line in lines):
+        return None
+    return lines
+
+
 def block_cells(data: bytes, first_line: int) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-empty row of a block from ``read_blocks``."""
+    lines = _plain_lines(data)
+    if lines is not None:
+        data.decode("utf-8")  # refuse what is not UTF-8, as a whole
+        for number, line in enumerate(lines, first_line):
+            if line:
+                yield number, line.decode("utf-8").split(",")
+        return
     reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
     before = first_line - 1
     for cells in reader:
         if cells:
             yield before + reader.line_num, cells
+
+
+def _read_block(
+    reader: BookReader, data: bytes, first_line: int
+) -> Iterator[tuple[int, BookLine | RejectedRow]]:
+    """(line number, what ``reader`` made of it) of each non-empty row of a block."""
+    lines = _plain_lines(data)
+    if lines is None:
+        for line_no, cells in block_cells(data, first_line):
+            yield line_no, reader.read(cells, line_no)
+        return
+    data.decode("utf-8")  # refuse what is not UTF-8, as a whole
+    for line_no, line in enumerate(lines, first_line):
+        if line:
+            yield line_no, reader.read_line(line, line_no)
 
 
 # -- preparing -------------------------------------------------------------------------
@@ -263,23 +305,25 @@ def _text_field(value: str) -> bytes:
     return _INT4.pack(len(data)) + data
 
 
-def _line_tail(sim: SimType, state: LineState, activated: date | None, stamp: bytes) -> bytes:
-    """A binary COPY row of ``lines`` after its holder id."""
+@lru_cache(maxsize=65_536)
+def _line_tail(sim: str, state: str, activated: date | None, stamp: bytes) -> bytes:
+    """A binary COPY row of ``lines`` after its holder id (``stamp``: created/updated at)."""
     opened = (
         _INT4.pack(-1)
         if activated is None
         else _INT4.pack(4) + _INT4.pack(activated.toordinal() - _PG_EPOCH_DAY)
     )
-    return _text_field(sim.value) + _text_field(state.value) + opened + stamp + stamp
+    return _text_field(sim) + _text_field(state) + opened + stamp + stamp
 
 
-def prepare_rows(
-    rows: Iterable[tuple[int, list[str]]], protector: DataProtector, *, copy: bool
+def prepare_block(
+    data: bytes, first_line: int, protector: DataProtector, *, copy: bool, now: datetime
 ) -> tuple[PreparedChunk | None, list[RejectedRow]]:
-    """Validate rows; number, index and seal each holder once and point the lines at them.
+    """Validate a block's rows; number, index and seal each holder once; point lines at them.
 
     Holders written alike (same identity key: spaces, widths, variant kanji) are one.
-    With ``copy`` the lines come as binary COPY rows for PostgreSQL, else as tuples.
+    With ``copy`` the lines come as binary COPY rows for PostgreSQL, else as tuples;
+    ``now`` is their created_at.
     """
     reader = BookReader()
     rejected: list[RejectedRow] = []
@@ -290,14 +334,10 @@ def prepare_rows(
     lines: list[tuple[int, str, str, date | None]] = []
     copy_rows = bytearray()
     offsets = array("i")
-    tails: dict[tuple[SimType, LineState, date | None], bytes] = {}
-    now = datetime.now(UTC)
     stamp = _INT4.pack(8) + _INT8.pack((now - _PG_EPOCH) // timedelta(microseconds=1))
     last_line_no = 0
-    count = 0
-    for line_no, cells in rows:
+    for line_no, row in _read_block(reader, data, first_line):
         last_line_no = line_no
-        row = reader.read(cells, line_no)
         if isinstance(row, RejectedRow):
             rejected.append(row)
             continue
@@ -311,18 +351,14 @@ def prepare_rows(
                 holders.append((key, holder.kind.value, protector.seal(sealed_fields(holder))))
                 blocks.extend((number, protector.blind_index(b)) for b in candidate_strings(holder))
             numbers.append(number)
-        number = numbers[index]
-        count += 1
         if copy:
-            tail = tails.get((sim, state, activated))
-            if tail is None:
-                tail = tails[sim, state, activated] = _line_tail(sim, state, activated, stamp)
             offsets.append(len(copy_rows) + _LINE_ID_AT)
             copy_rows += _LINE_START
-            copy_rows += _INT8.pack(number)
-            copy_rows += tail
+            copy_rows += _INT8.pack(numbers[index])
+            copy_rows += _line_tail(sim, state, activated, stamp)
         else:
-            lines.append((number, sim.value, state.value, activated))
+            lines.append((numbers[index], sim, state, activated))
+    count = len(offsets) if copy else len(lines)
     if not count:
         return None, rejected
     chunk = PreparedChunk(
@@ -341,6 +377,7 @@ def prepare_rows(
 #: What the import running in this process hands its forked workers.
 _protector: DataProtector | None = None
 _copy = False
+_started = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _prepare_block(
@@ -349,7 +386,7 @@ def _prepare_block(
     """Worker: parse, validate and prepare one block of CSV records."""
     assert _protector is not None, "workers are forked from an importing process"
     data, first_line, _ = job
-    return prepare_rows(block_cells(data, first_line), _protector, copy=_copy)
+    return prepare_block(data, first_line, _protector, copy=_copy, now=_started)
 
 
 def _worker_count() -> int:
@@ -675,14 +712,14 @@ class BookImporter:
         self, path: Path, *, progress: Callable[[int], None] | None = None
     ) -> ImportReport:
         """Import ``path``; ``progress`` receives the bytes read so far."""
-        global _protector, _copy
+        global _protector, _copy, _started
         report = ImportReport()
         postgres = self.engine.dialect.name == "postgresql"
         with path.open("rb") as raw:
             blocks = read_blocks(raw, CHUNK_ROWS)
             first = next(blocks, None)  # the header is checked before anything is written
             workers = _worker_count()
-            _protector, _copy = self.protector, postgres
+            _protector, _copy, _started = self.protector, postgres, datetime.now(UTC)
             # Fork before the writer thread exists: a child must not inherit a held lock.
             pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
             sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
