@@ -16,6 +16,7 @@ from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
+from functools import lru_cache
 
 from carrierguard.errors import MailUnreadable
 from carrierguard.mail.content import relay
@@ -118,6 +119,12 @@ def _charset(part: Message, data: bytes, html: bool) -> str | None:
     return declared
 
 
+@lru_cache(maxsize=4096)
+def _is_relay_header(name: str) -> bool:
+    """``relay.is_relay_header``, remembered: the same header names recur in every message."""
+    return relay.is_relay_header(name)
+
+
 def _addresses(value: str) -> list[tuple[str, str]]:
     """``getaddresses`` of one header value; an absent header ('') holds no address."""
     return getaddresses([value]) if value else []
@@ -145,7 +152,7 @@ def read_message(data: bytes) -> MailText:
     defects = [type(d).__name__ for d in msg.defects]
     raw_headers = [(k, decode_header_value(str(v))) for k, v in msg.raw_items()]
     lists = relay.list_names(raw_headers)
-    headers = [(k, v) for k, v in raw_headers if not relay.is_relay_header(k)]
+    headers = [(k, v) for k, v in raw_headers if not _is_relay_header(k)]
     first = {k.lower(): v for k, v in reversed(raw_headers)}
     subject, tags = relay.clean_subject(first.get("subject", ""), lists)
     display, address, rewritten = relay.restore_author(
@@ -208,7 +215,8 @@ def read_message(data: bytes) -> MailText:
         if url not in seen:
             seen.add(url)
             links.append(Link(url, "", False))
-    rp = [a for _, a in _addresses(first.get("return-path", "")) if "@" in a]
+    # A list's Return-Path is the list's own: not read at all then.
+    rp = [] if lists else [a for _, a in _addresses(first.get("return-path", "")) if "@" in a]
     return MailText(
         subject=normalize_text(subject),
         from_display=normalize_text(display),

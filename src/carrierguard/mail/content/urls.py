@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -87,6 +87,12 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=65536)
+def _host_facts(host: str, catalogue: Catalogue) -> tuple[bool, str | None, bool]:
+    """(IP host, lookalike brand, official) of ``host``: hosts recur far more than links."""
+    return _is_ip(host), lookalike_of(host, catalogue), official_anywhere(host, catalogue)
+
+
 def _text_domain(text: str) -> str:
     m = _DOMAINISH.search(text.strip())
     if not m:
@@ -114,17 +120,18 @@ def analyse_link(href: str, text: str, catalogue: Catalogue) -> LinkEvidence:
         )
     shown = _text_domain(text)
     ascii_host = host.isascii()
+    ip_host, lookalike, official = _host_facts(host, catalogue)
     return LinkEvidence(
         host=host,
         domain=domain,
         scheme=scheme,
-        ip_host=_is_ip(host),
+        ip_host=ip_host,
         punycode="xn--" in host,
         non_ascii_host=not ascii_host,
         shortener=host in SHORTENERS or domain in SHORTENERS,
         userinfo=userinfo,
         text_domain_mismatch=bool(shown) and shown != domain,
-        lookalike=lookalike_of(host, catalogue),
-        official=official_anywhere(host, catalogue),
+        lookalike=lookalike,
+        official=official,
         parsable=True,
     )
