@@ -216,10 +216,7 @@ class ScreeningService:
         """One screening in its own transaction (the group commit's fallback)."""
         with self.registry.write() as tx:
             result, entry = self._screen_pg_in(tx, s)
-            with tx.pipeline():
-                if entry is not None:
-                    audit.pg_queue_append(tx.raw, **entry)
-                tx.pg_commit()
+            tx.pg_commit([] if entry is None else [entry])
         return result
 
     def _screen_pg_batch(self, batch: list[_Job]) -> None:
@@ -240,10 +237,7 @@ class ScreeningService:
                     done.append(result)
                     if entry is not None:
                         entries.append(entry)
-                with tx.pipeline():
-                    for entry in entries:
-                        audit.pg_queue_append(tx.raw, **entry)
-                    tx.pg_commit()
+                tx.pg_commit(entries)
         except Exception:
             for job in batch:
                 try:
@@ -257,9 +251,9 @@ class ScreeningService:
     def _screen_pg_in(
         self, tx: RegistryTx, s: _Screening
     ) -> tuple[ScreeningResult, dict[str, Any] | None]:
-        """Look up (one round trip), decide, and write (one more; two more for a new holder
-        or a review). Returns the result and its audit entry, which the caller appends
-        with the COMMIT."""
+        """Look up (one round trip), decide, and hold the writes back for the next round
+        trip (a new holder or a review takes more). Returns the result and its audit
+        entry, which the caller appends with the COMMIT."""
         application = s.application
         claim = None
         if s.idempotency_key is not None:
@@ -302,18 +296,19 @@ class ScreeningService:
                 LineRecord(line_id=i, sim_type=r.sim_type, state=line_state)
                 for i, r in zip(found.line_ids, application.lines, strict=True)
             ]
-        with tx.pipeline():
-            tx.pg_insert_decision(
-                application_id=found.application_id,
-                new=_new_application(s, holder_id, decision, state),
-                blocks=s.blocks,
-                new_lines=new_lines,
-                now=s.now,
-            )
-            if s.idempotency_key is not None:
-                tx.pg_complete_idempotency_key(s.key_owner, s.idempotency_key, found.application_id)
+        # Held back: sent with the next screening's lookups or with the COMMIT.
+        tx.pg_insert_decision(
+            application_id=found.application_id,
+            new=_new_application(s, holder_id, decision, state),
+            blocks=s.blocks,
+            new_lines=new_lines,
+            now=s.now,
+        )
+        if s.idempotency_key is not None:
+            tx.pg_complete_idempotency_key(s.key_owner, s.idempotency_key, found.application_id)
         case_id = None
         if decision.outcome is Outcome.REVIEW:
+            tx.pg_flush()  # the case refers to the application
             case_id = self._open_case(tx, s, found.application_id, holder_id, decision)
         record = _record(s, found.application_id, holder_id, decision, state, new_lines, case_id)
         return ScreeningResult(record, replayed=False), _audit_entry(s, record, decision)

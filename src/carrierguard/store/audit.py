@@ -11,7 +11,7 @@ and holds the head row only while the server runs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,19 +57,14 @@ def pg_params(
     }
 
 
-def pg_queue_append(
-    raw: psycopg.Connection[Any],
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    payload: dict[str, Any],
-    now: datetime,
-) -> None:
-    """Append one entry through psycopg; in a pipeline the statements are only queued."""
+def pg_queue_appends(raw: psycopg.Connection[Any], entries: Sequence[dict[str, Any]]) -> None:
+    """Append entries (``append``'s keyword arguments each) through psycopg, in order;
+    in a pipeline the statements are only queued."""
+    if not entries:
+        return
     raw.execute(PG_LOCK_HEAD)
-    params = pg_params(actor=actor, action=action, subject=subject, payload=payload, now=now)
-    raw.execute(PG_APPEND, params)
+    for entry in entries:
+        raw.execute(PG_APPEND, pg_params(**entry))
 
 
 def stamp(at: datetime) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from carrierguard.contracts.lines import LineState, SimType
 from carrierguard.contracts.model import Channel, HolderKind, Holding, Reason
 from carrierguard.contracts.resale import ResaleAssessment
 from carrierguard.errors import NotFound, StoreUnavailable
+from carrierguard.store import audit
 from carrierguard.store.engine import READ_ONLY
 from carrierguard.store.events import parse_assessment
 from carrierguard.store.schema import (
@@ -119,15 +120,20 @@ _PG_LOCK_BLOCKS = (
     "SELECT pg_advisory_xact_lock(hashtextextended(b, 0)) FROM unnest(%s::text[]) AS b ORDER BY b"
 )
 _PG_HOLDER = "SELECT id, risk_flags FROM holders WHERE identity_key = %s FOR UPDATE"
-# A statement of its own: its snapshot is taken once the holder's row lock is held.
-_PG_HOLDINGS = (
-    "SELECT sim_type, state, opened_on FROM lines"
-    " WHERE holder_id = (SELECT id FROM holders WHERE identity_key = %s) AND state <> %s"
+# A statement of its own: its snapshot is taken once the holder's row lock is held. It
+# also allocates the ids of the application and its lines.
+_PG_HOLDINGS = """
+WITH held AS (
+    SELECT sim_type, state, opened_on FROM lines
+    WHERE holder_id = (SELECT id FROM holders WHERE identity_key = %(identity_key)s)
+        AND state <> %(terminated)s
 )
-_PG_IDS = (
-    "SELECT nextval(pg_get_serial_sequence('applications', 'id')),"
-    " ARRAY(SELECT nextval(pg_get_serial_sequence('lines', 'id')) FROM generate_series(1, %s))"
-)
+SELECT nextval(pg_get_serial_sequence('applications', 'id')),
+    ARRAY(SELECT nextval(pg_get_serial_sequence('lines', 'id'))
+        FROM generate_series(1, %(line_count)s)),
+    ARRAY(SELECT sim_type::text FROM held), ARRAY(SELECT state::text FROM held),
+    ARRAY(SELECT opened_on FROM held)
+"""
 # One statement: the foreign keys are checked at its end, when all three rows exist.
 _PG_DECISION = """
 WITH blocks AS (
@@ -196,6 +202,7 @@ class RegistryTx:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
+        self._pending: list[tuple[str, Any]] = []  # PostgreSQL writes not sent yet
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
@@ -207,9 +214,17 @@ class RegistryTx:
         driver: psycopg.Connection[Any] = self.conn.connection.driver_connection  # type: ignore[assignment]
         return driver
 
-    def pipeline(self) -> AbstractContextManager[Any]:
-        """Statements run inside are sent together; their results arrive at the end."""
-        return self.raw.pipeline()
+    def _send_pending(self) -> None:
+        """Inside a pipeline: queue the writes held back so far, in their order."""
+        for query, params in self._pending:
+            self.raw.execute(query, params)
+        self._pending.clear()
+
+    def pg_flush(self) -> None:
+        """Send the writes held back (before statements that must see them)."""
+        if self._pending:
+            with self.raw.pipeline():
+                self._send_pending()
 
     def pg_lookup(
         self,
@@ -223,6 +238,7 @@ class RegistryTx:
         and allocate the new rows' ids: one round trip (the order of the locks is fixed)."""
         raw = self.raw
         with raw.pipeline():
+            self._send_pending()  # an earlier screening's writes, in the same round trip
             if claim is not None:
                 api_key_id, key, request_hash, now = claim
                 claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
@@ -230,25 +246,35 @@ class RegistryTx:
             if blocks:
                 raw.execute(_PG_LOCK_BLOCKS, (list(blocks),))
             holder = raw.execute(_PG_HOLDER, (identity_key,))
-            held = raw.execute(_PG_HOLDINGS, (identity_key, LineState.TERMINATED.value))
-            ids = raw.execute(_PG_IDS, (line_count,))
+            held = raw.execute(
+                _PG_HOLDINGS,
+                {
+                    "identity_key": identity_key,
+                    "terminated": LineState.TERMINATED.value,
+                    "line_count": line_count,
+                },
+            )
         used = None
         if claim is not None and claimed.fetchone() is None:
             row = earlier.fetchone()
             assert row is not None
             used = (str(row[0]), None if row[1] is None else int(row[1]))
         found = holder.fetchone()
-        allocated = ids.fetchone()
-        assert allocated is not None
+        row = held.fetchone()
+        assert row is not None
+        application_id, line_ids, sims, states, opened = row
         return PgLookup(
             earlier=used,
             holder_id=None if found is None else int(found[0]),
             risk_flags=None if found is None else found[1],
-            holdings=[Holding(SimType(r[0]), LineState(r[1]), r[2]) for r in held.fetchall()]
+            holdings=[
+                Holding(SimType(sim), LineState(state), on)
+                for sim, state, on in zip(sims, states, opened, strict=True)
+            ]
             if found is not None
             else [],
-            application_id=int(allocated[0]),
-            line_ids=[int(i) for i in allocated[1]],
+            application_id=int(application_id),
+            line_ids=[int(i) for i in line_ids],
         )
 
     def pg_insert_decision(
@@ -261,25 +287,36 @@ class RegistryTx:
         now: datetime,
     ) -> None:
         """The holder's candidate keys, the application and its lines (opened on the day
-        applied for): one statement."""
-        self.raw.execute(
-            _PG_DECISION,
-            {
-                "id": application_id,
-                **_application_values(new, now),
-                "blocks": list(blocks),
-                "line_ids": [ln.line_id for ln in new_lines],
-                "sim_types": [ln.sim_type.value for ln in new_lines],
-                "line_state": new_lines[0].state.value if new_lines else None,
-            },
+        applied for): one statement, held back until the next round trip."""
+        self._pending.append(
+            (
+                _PG_DECISION,
+                {
+                    "id": application_id,
+                    **_application_values(new, now),
+                    "blocks": list(blocks),
+                    "line_ids": [ln.line_id for ln in new_lines],
+                    "sim_types": [ln.sim_type.value for ln in new_lines],
+                    "line_state": new_lines[0].state.value if new_lines else None,
+                },
+            )
         )
 
     def pg_complete_idempotency_key(self, api_key_id: int, key: str, application_id: int) -> None:
-        self.raw.execute(_PG_COMPLETE, (application_id, api_key_id, key))
+        """Held back until the next round trip, like the decision's rows."""
+        self._pending.append((_PG_COMPLETE, (application_id, api_key_id, key)))
 
-    def pg_commit(self) -> None:
-        """COMMIT now (in a pipeline: with the queued statements, in one round trip)."""
-        self.raw.commit()
+    def pg_commit(self, entries: Sequence[dict[str, Any]]) -> None:
+        """The writes held back, then the audit entries, then COMMIT: one round trip.
+
+        The chain's head row is locked by the first entry and held only while the server
+        runs the rest and flushes the commit.
+        """
+        raw = self.raw
+        with raw.pipeline():
+            self._send_pending()
+            audit.pg_queue_appends(raw, entries)
+            raw.commit()
 
     # -- idempotency -------------------------------------------------------------------
     def claim_idempotency_key(
