@@ -242,7 +242,8 @@ def main() -> None:
     if not messages:
         raise SystemExit(f"no SpamAssassin messages under {args.data}")
     us = ours(messages, args.strength)
-    print(f"messages: {len(messages)} (SpamAssassin public corpus)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"messages: {len(messages)} (SpamAssassin public corpus)  load average {load}")
     print(
         f"carrierguard mail scan: {us.per_cpu:.0f} msg/s per CPU second (one core), "
         f"{us.wall:.0f} msg/s wall clock  verdicts: {us.counts}"
