@@ -59,11 +59,18 @@ def _split_ymd(text: str) -> tuple[str, str, str] | None:
     return None
 
 
-@lru_cache(maxsize=100_000)
 def parse_date(text: str | date) -> date:
-    """Read a date written in any supported notation; ``InvalidDate`` when it cannot."""
+    """Read a date written in any supported notation; ``InvalidDate`` when it cannot.
+
+    A ``date`` is returned as it is.
+    """
     if isinstance(text, date):
         return text
+    return _parse_text(text)
+
+
+@lru_cache(maxsize=100_000)
+def _parse_text(text: str) -> date:
     raw = text
     cleaned = nfkc(text).strip().upper().replace("生まれ", "").replace("生", "").strip()
     era_year0: int | None = None
