@@ -18,7 +18,7 @@ from carrierguard.errors import MailUnreadable
 from carrierguard.mail.content.brands import Catalogue, default_catalogue
 from carrierguard.mail.content.evidence import gather, reasons
 from carrierguard.mail.content.extract import read_message
-from carrierguard.mail.content.model import PhishingModel
+from carrierguard.mail.content.model import PhishingModel, Scores
 
 _AUTH_RESULT = re.compile(r"\b(spf|dkim|dmarc|arc)\s*=\s*([a-z]+)", re.IGNORECASE)
 
@@ -63,6 +63,15 @@ def reported_auth(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {}
 
 
+def model_reason(category: str, scores: Scores) -> dict[str, str]:
+    """The reason the content model gives for holding a message (scan and milter alike)."""
+    return {
+        "code": "CONTENT_MODEL_" + category.upper(),
+        "message_ja": f"内容の判定: {category} (確率 {scores.phishing:.3f})",
+        "message_en": f"content model: {category} (phishing probability {scores.phishing:.3f})",
+    }
+
+
 def scan_bytes(
     path: str,
     data: bytes,
@@ -84,15 +93,7 @@ def scan_bytes(
         for r in reasons(ev, scores.url_scores)
     ]
     if verdict != "deliver":
-        why.insert(
-            0,
-            {
-                "code": "CONTENT_MODEL_" + category.upper(),
-                "message_ja": f"内容の判定: {category} (確率 {scores.phishing:.3f})",
-                "message_en": f"content model: {category} (phishing probability "
-                f"{scores.phishing:.3f})",
-            },
-        )
+        why.insert(0, model_reason(category, scores))
     return ScanResult(
         path,
         verdict,

@@ -21,6 +21,7 @@ from carrierguard.mail.content.brands import Catalogue, default_catalogue
 from carrierguard.mail.content.evidence import Evidence, gather, reasons
 from carrierguard.mail.content.extract import MailText, read_message
 from carrierguard.mail.content.model import Scores
+from carrierguard.mail.content.scan import model_reason
 from carrierguard.mail.message import Message
 from carrierguard.mail.recipients import StrengthBook
 from carrierguard.mail.verdict import Action, CheckContext, Reason, Stage
@@ -38,16 +39,6 @@ class Scorer(Protocol):
     def score(self, mail: MailText, ev: Evidence) -> Scores: ...
 
     def verdict(self, scores: Scores, strength: str) -> tuple[str, str]: ...
-
-
-def model_reason(category: str, scores: Scores, action: Action) -> Reason:
-    """The reason the content model gives for holding a message."""
-    return Reason(
-        "CONTENT_MODEL_" + category.upper(),
-        f"内容の判定: {category} (フィッシング確率 {scores.phishing:.3f})",
-        f"content model: {category} (phishing probability {scores.phishing:.3f})",
-        action,
-    )
 
 
 def content_stage(
@@ -88,7 +79,7 @@ def content_stage(
         if not flagged:
             return context
         category = flagged[0][1]
-        context = context.with_reason(model_reason(category, scores, mildest))
+        context = context.with_reason(Reason(**model_reason(category, scores), action=mildest))
         for why in reasons(evidence, scores.url_scores):
             context = context.with_reason(Reason(why.code, why.message_ja, why.message_en))
         return context
