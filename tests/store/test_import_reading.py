@@ -239,27 +239,47 @@ def test_sealed_fields_open_to_the_same_json_as_before() -> None:
     assert plain == json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def test_binary_line_rows_carry_the_values_postgres_reads() -> None:
+def test_binary_copy_rows_carry_the_values_postgres_reads() -> None:
     data = (
         HEADER + "\n" + "individual,佐藤 一郎,,1985-04-01,,,,data,suspended,2001-02-03\n"
     ).encode()
     blocks = list(importer.read_blocks(io.BytesIO(data), 10))
     stamp = importer.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=importer.UTC)
+    protector = DataProtector(bytes(32))
     chunk, rejected = importer.prepare_block(
-        blocks[0][0], blocks[0][1], DataProtector(bytes(32)), copy=True, now=stamp
+        blocks[0][0], blocks[0][1], protector, copy=True, now=stamp
     )
     assert chunk is not None and not rejected
-    row = chunk.copy_rows
-    assert row[:2] == b"\x00\x06"
-    offset = int.from_bytes(chunk.copy_offsets[:4], "little")
-    assert int.from_bytes(row[offset : offset + 8], "big") == 0  # holder number 0
-    rest = row[offset + 8 :]
-    assert rest[:8] == b"\x00\x00\x00\x04data"
-    assert rest[8:21] == b"\x00\x00\x00\x09suspended"
-    days = (date(2001, 2, 3) - date(2000, 1, 1)).days
-    assert rest[21:29] == (4).to_bytes(4, "big") + days.to_bytes(4, "big")
+    assert chunk.line_rows and chunk.holder_rows and chunk.block_rows
     micros = (stamp - importer._PG_EPOCH) // importer.timedelta(microseconds=1)
-    assert rest[29:] == ((8).to_bytes(4, "big") + micros.to_bytes(8, "big")) * 2
+    timestamp = (8).to_bytes(4, "big") + micros.to_bytes(8, "big")
+    number = (8).to_bytes(4, "big") + bytes(8)  # holder number 0 until the writer's id
+
+    line = chunk.line_rows.data
+    assert len(line) == int.from_bytes(chunk.line_rows.starts[8:16], "little")
+    days = (date(2001, 2, 3) - date(2000, 1, 1)).days
+    assert line == (
+        b"\x00\x06"
+        + number
+        + b"\x00\x00\x00\x04data\x00\x00\x00\x09suspended"
+        + (4).to_bytes(4, "big")
+        + days.to_bytes(4, "big")
+        + timestamp * 2
+    )
+
+    key = chunk.keys[0]
+    holder = chunk.holder_rows.data
+    assert holder.startswith(b"\x00\x06" + number + b"\x00\x00\x00\x40" + key.encode())
+    assert holder.endswith(b"\x00\x00\x00\x02[]" + timestamp)
+    kind_at = 2 + 12 + 68
+    assert holder[kind_at : kind_at + 14] == b"\x00\x00\x00\x0aindividual"
+    pii_len = int.from_bytes(holder[kind_at + 14 : kind_at + 18], "big")
+    pii = holder[kind_at + 18 : kind_at + 18 + pii_len]
+    assert protector.open(pii)["name"] == "佐藤 一郎"
+
+    blocks_data = chunk.block_rows.data
+    assert blocks_data.count(b"\x00\x02\x00\x00\x00\x40") == 1  # no reading: the name key only
+    assert blocks_data.endswith(number)
 
 
 def test_csv_module_is_the_reference() -> None:

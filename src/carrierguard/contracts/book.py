@@ -121,7 +121,7 @@ class BookReader:
         # raw holder cells -> (reason to reject or None, holder number); the kind is
         # checked before the SIM type and state, every other holder cell after them.
         self._cells: dict[_HolderCells, tuple[str | None, str | None, int]] = {}
-        self._numbers: dict[HolderIdentity, int] = {}
+        self._numbers: dict[tuple[object, ...], int] = {}
         self._lines: dict[bytes, tuple[str | None, str | None, int]] = {}  # same, as bytes
 
     def read_line(self, line: bytes, line_no: int) -> BookLine | RejectedRow:
@@ -202,9 +202,11 @@ class BookReader:
             )
         except ValueError as exc:
             return None, str(exc), -1
-        number = self._numbers.get(holder)
+        # Equal keys <=> equal holders; a tuple of strings hashes faster than the dataclass.
+        key = (kind_s, name, holder.birth_date, kana, address, postal, corp)
+        number = self._numbers.get(key)
         if number is None:
-            number = self._numbers[holder] = len(self.holders)
+            number = self._numbers[key] = len(self.holders)
             self.holders.append(holder)
         return None, None, number
 

@@ -88,22 +88,41 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyRows:
+    """Binary COPY rows of one table; each holds an 8-byte holder number where the
+    writer puts the holder's id: ``id_at`` bytes from the row's start (from its end when
+    negative). Row ``i`` is ``data[starts[i]:starts[i + 1]]`` (``starts``: int64 bytes).
+    """
+
+    data: bytes
+    starts: bytes
+    id_at: int
+
+    @staticmethod
+    def build(rows: list[bytes], id_at: int) -> CopyRows:
+        ends = np.cumsum([0, *map(len, rows)], dtype=np.int64)
+        return CopyRows(b"".join(rows), ends.tobytes(), id_at)
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedChunk:
     """One chunk ready for the database: holders numbered 0..n-1, lines pointing at them.
 
-    SQLite gets the lines as tuples; PostgreSQL as binary COPY rows (``copy_rows``)
-    whose holder id field holds the holder's number until the writer puts the id in
-    (``copy_offsets``: the int32 offset of that field in each row).
+    ``keys[n]`` is holder n's identity key. SQLite gets the rest as tuples; PostgreSQL
+    as binary COPY rows of holders (sorted by identity key), candidate keys (sorted)
+    and lines (in file order).
     """
 
-    holders: list[tuple[str, str, bytes]]  # (identity key, kind, sealed pii)
-    blocks: list[tuple[int, str]]  # (holder number, candidate key)
+    keys: list[str]
     line_count: int
     last_line_no: int
     created_at: datetime
+    holders: list[tuple[str, bytes]] = field(default_factory=list)  # (kind, sealed pii)
+    blocks: list[tuple[int, str]] = field(default_factory=list)  # (holder number, key)
     lines: list[tuple[int, str, str, date | None]] = field(default_factory=list)
-    copy_rows: bytes = b""
-    copy_offsets: bytes = b""
+    holder_rows: CopyRows | None = None
+    block_rows: CopyRows | None = None
+    line_rows: CopyRows | None = None
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -289,11 +308,19 @@ _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PG_EPOCH_DAY = date(2000, 1, 1).toordinal()
 _INT4 = struct.Struct(">i")
 _INT8 = struct.Struct(">q")
-#: Binary COPY: a row of ``lines`` starts with 6 fields and the 8 bytes of holder_id.
-_LINE_START = b"\x00\x06" + _INT4.pack(8)
-_LINE_ID_AT = len(_LINE_START)
+#: Binary COPY rows start with their number of fields; then the 8-byte holder id (or
+#: number) of a row of holders or lines, and of a candidate key after the key.
+_ID_FIELD = _INT4.pack(8)
+_HOLDER_START = b"\x00\x06" + _ID_FIELD  # id, identity_key, kind, pii, risk_flags, created_at
+_LINE_START = b"\x00\x06" + _ID_FIELD  # holder_id, sim_type, state, opened_on, created/updated
+_BLOCK_START = b"\x00\x02"  # block, holder_id
+_ID_AT = len(_LINE_START)
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
+_HOLDERS_COPY = (
+    "COPY holders (id, identity_key, kind, pii, risk_flags, created_at) FROM STDIN (FORMAT BINARY)"
+)
+_BLOCKS_COPY = "COPY holder_blocks (block, holder_id) FROM STDIN (FORMAT BINARY)"
 _LINES_COPY = (
     "COPY lines (holder_id, sim_type, state, opened_on, created_at, updated_at)"
     " FROM STDIN (FORMAT BINARY)"
@@ -322,19 +349,19 @@ def prepare_block(
     """Validate a block's rows; number, index and seal each holder once; point lines at them.
 
     Holders written alike (same identity key: spaces, widths, variant kanji) are one.
-    With ``copy`` the lines come as binary COPY rows for PostgreSQL, else as tuples;
-    ``now`` is their created_at.
+    With ``copy`` the chunk comes as binary COPY rows for PostgreSQL, else as tuples;
+    ``now`` is the created_at of what it creates.
     """
     reader = BookReader()
     rejected: list[RejectedRow] = []
     numbers: list[int] = []  # the reader's holder number -> the chunk's
     by_key: dict[str, int] = {}
-    holders: list[tuple[str, str, bytes]] = []
+    holders: list[tuple[str, bytes]] = []
     blocks: list[tuple[int, str]] = []
     lines: list[tuple[int, str, str, date | None]] = []
-    copy_rows = bytearray()
-    offsets = array("i")
-    stamp = _INT4.pack(8) + _INT8.pack((now - _PG_EPOCH) // timedelta(microseconds=1))
+    line_rows = bytearray()
+    line_starts = array("q")
+    stamp = _ID_FIELD + _INT8.pack((now - _PG_EPOCH) // timedelta(microseconds=1))
     last_line_no = 0
     for line_no, row in _read_block(reader, data, first_line):
         last_line_no = line_no
@@ -348,35 +375,65 @@ def prepare_block(
             number = by_key.get(key)
             if number is None:
                 number = by_key[key] = len(holders)
-                holders.append((key, holder.kind.value, protector.seal(sealed_fields(holder))))
+                holders.append((holder.kind.value, protector.seal(sealed_fields(holder))))
                 blocks.extend((number, protector.blind_index(b)) for b in candidate_strings(holder))
             numbers.append(number)
         if copy:
-            offsets.append(len(copy_rows) + _LINE_ID_AT)
-            copy_rows += _LINE_START
-            copy_rows += _INT8.pack(numbers[index])
-            copy_rows += _line_tail(sim, state, activated, stamp)
+            line_starts.append(len(line_rows))
+            line_rows += _LINE_START
+            line_rows += _INT8.pack(numbers[index])
+            line_rows += _line_tail(sim, state, activated, stamp)
         else:
             lines.append((numbers[index], sim, state, activated))
-    count = len(offsets) if copy else len(lines)
+    count = len(line_starts) if copy else len(lines)
     if not count:
         return None, rejected
+    keys = list(by_key)
+    if not copy:
+        chunk = PreparedChunk(keys, count, last_line_no, now, holders, blocks, lines)
+        return chunk, rejected
+    line_starts.append(len(line_rows))
+    # Sorted by key, holders and candidate keys go into their unique indexes in order.
+    holder_rows = [
+        b"".join(
+            (
+                _HOLDER_START,
+                _INT8.pack(n),
+                _text_field(key),
+                _text_field(kind),
+                _INT4.pack(len(pii)),
+                pii,
+                _EMPTY_FLAGS,
+                stamp,
+            )
+        )
+        for key, n, kind, pii in sorted(
+            (key, n, kind, pii)
+            for n, (key, (kind, pii)) in enumerate(zip(keys, holders, strict=True))
+        )
+    ]
+    block_rows = [
+        _BLOCK_START + _text_field(block) + _ID_FIELD + _INT8.pack(n)
+        for block, n in sorted((block, n) for n, block in blocks)
+    ]
     chunk = PreparedChunk(
-        holders,
-        blocks,
+        keys,
         count,
         last_line_no,
         now,
-        lines=lines,
-        copy_rows=bytes(copy_rows),
-        copy_offsets=offsets.tobytes(),
+        holder_rows=CopyRows.build(holder_rows, _ID_AT),
+        block_rows=CopyRows.build(block_rows, -8),
+        line_rows=CopyRows(bytes(line_rows), line_starts.tobytes(), _ID_AT),
     )
     return chunk, rejected
 
 
+_EMPTY_FLAGS = _text_field("[]")
+
+
 #: What the import running in this process hands its forked workers.
 _protector: DataProtector | None = None
-_copy = False
+_for_postgres = False
 _started = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -386,7 +443,7 @@ def _prepare_block(
     """Worker: parse, validate and prepare one block of CSV records."""
     assert _protector is not None, "workers are forked from an importing process"
     data, first_line, _ = job
-    return prepare_block(data, first_line, _protector, copy=_copy, now=_started)
+    return prepare_block(data, first_line, _protector, copy=_for_postgres, now=_started)
 
 
 def _worker_count() -> int:
@@ -421,14 +478,17 @@ class _SqliteSink(_Sink):
 
     def write(self, chunk: PreparedChunk) -> int:
         stamp = chunk.created_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        keys = [key for key, _, _ in chunk.holders]
+        keys = chunk.keys
         with self.engine.begin() as conn:
             dbapi = conn.connection.driver_connection
             assert dbapi is not None
             dbapi.executemany(
                 "INSERT OR IGNORE INTO holders (identity_key, kind, pii, risk_flags, created_at)"
                 " VALUES (?, ?, ?, '[]', ?)",
-                [(key, kind, pii, stamp) for key, kind, pii in chunk.holders],
+                [
+                    (key, kind, pii, stamp)
+                    for key, (kind, pii) in zip(keys, chunk.holders, strict=True)
+                ],
             )
             ids = [
                 dbapi.execute("SELECT id FROM holders WHERE identity_key = ?", (key,)).fetchone()[0]
@@ -462,6 +522,7 @@ class _PostgresSink(_Sink):
         self._pending = 0
         self._known: dict[str, int] = {}  # identity key -> holder id, of holders written
         self._known_all = True  # every holder written so far is in _known
+        self._staging = False  # the temporary table for holders exists
 
     # Bulk mode --------------------------------------------------------------------
     def _begin_bulk(self, cur: psycopg.Cursor[Any]) -> bool:
@@ -540,39 +601,38 @@ class _PostgresSink(_Sink):
             raise
 
     def _write(self, cur: psycopg.Cursor[Any], chunk: PreparedChunk) -> None:
+        assert chunk.holder_rows and chunk.block_rows and chunk.line_rows
         ids, created = self._holder_ids(cur, chunk)
-        new_blocks = [(block, ids[n]) for n, block in chunk.blocks if created[n]]
-        old_blocks = [(block, ids[n]) for n, block in chunk.blocks if not created[n]]
-        if new_blocks:  # a holder created now has no candidate keys yet
-            with cur.copy("COPY holder_blocks (block, holder_id) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["text", "int8"])
-                for new in new_blocks:
-                    cp.write_row(new)
-        if old_blocks:
+        blocks = chunk.block_rows
+        numbers = _numbers(blocks)
+        fresh = created[numbers]
+        if fresh.any():  # a holder created now has no candidate keys yet: COPY them
+            _copy(cur, _BLOCKS_COPY, _with_ids(blocks, ids, fresh))
+        if not fresh.all():  # a holder of the registry may have them: skip what it has
+            begin, end = _bounds(blocks)
+            old = np.flatnonzero(~fresh).tolist()
             cur.execute(
                 "INSERT INTO holder_blocks (block, holder_id)"
                 " SELECT * FROM unnest(%b::text[], %b::int8[]) ON CONFLICT DO NOTHING",
-                ([b for b, _ in old_blocks], [h for _, h in old_blocks]),
+                (
+                    [blocks.data[begin[i] + 6 : end[i] - 12].decode() for i in old],
+                    ids[numbers[old]].astype(np.int64).tolist(),
+                ),
             )
-        rows = bytearray(chunk.copy_rows)
-        at = np.frombuffer(chunk.copy_offsets, dtype=np.intc)[:, None] + np.arange(8)
-        data = np.frombuffer(rows, dtype=np.uint8)
-        numbers = data[at].copy().view(">i8").ravel()
-        data[at] = np.asarray(ids, dtype=">i8")[numbers].view(np.uint8).reshape(-1, 8)
-        with cur.copy(_LINES_COPY) as cp:
-            cp.write(_COPY_SIGNATURE)
-            cp.write(rows)
-            cp.write(_COPY_TRAILER)
+        _copy(cur, _LINES_COPY, _with_ids(chunk.line_rows, ids))
 
     def _holder_ids(
         self, cur: psycopg.Cursor[Any], chunk: PreparedChunk
-    ) -> tuple[list[int], list[bool]]:
-        """Each chunk holder's id, creating the new ones; and which were created now."""
+    ) -> tuple[np.ndarray[Any, np.dtype[Any]], np.ndarray[Any, np.dtype[np.bool_]]]:
+        """Each chunk holder's id (big-endian int64), creating the new ones; which were."""
         known = self._known
-        ids = [known.get(key, 0) for key, _, _ in chunk.holders]
-        created = [False] * len(ids)
-        new = [n for n, hid in enumerate(ids) if not hid]
-        if not new:
+        ids = np.array([known.get(key, 0) for key in chunk.keys], dtype=">i8")
+        created = np.zeros(len(ids), dtype=np.bool_)
+        rows = chunk.holder_rows
+        assert rows is not None
+        order = _numbers(rows)  # holder numbers in the order of the rows (by key)
+        new = order[ids[order] == 0]
+        if not len(new):
             return ids, created
         if self.bulk and self._known_all:
             # Nobody else writes (tables locked) and every holder of this import is
@@ -582,59 +642,53 @@ class _PostgresSink(_Sink):
                 " FROM generate_series(1, %s)",
                 (len(new),),
             )
-            for n, (hid,) in zip(new, cur.fetchall(), strict=True):
-                ids[n] = int(hid)
-                created[n] = True
-            with cur.copy(
-                "COPY holders (id, identity_key, kind, pii, risk_flags, created_at)"
-                " FROM STDIN (FORMAT BINARY)"
-            ) as cp:
-                cp.set_types(["int8", "text", "text", "bytea", "text", "timestamptz"])
-                for n in new:
-                    key, kind, pii = chunk.holders[n]
-                    cp.write_row((ids[n], key, kind, pii, "[]", chunk.created_at))
+            ids[new] = [hid for (hid,) in cur.fetchall()]
+            created[new] = True
+            _copy(cur, _HOLDERS_COPY, _with_ids(rows, ids, created[order]))
         else:
+            if not self._staging:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS cg_import_holders (n int8,"
+                    " identity_key text, kind text, pii bytea, risk_flags text,"
+                    " created_at timestamptz)"
+                )
+                self._staging = True
+            cur.execute("TRUNCATE cg_import_holders")
+            _copy(cur, "COPY cg_import_holders FROM STDIN (FORMAT BINARY)", rows.data)
             cur.execute(
                 "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
-                " SELECT k, kind, pii, '[]', %b"
-                " FROM unnest(%b::text[], %b::text[], %b::bytea[]) AS t(k, kind, pii)"
+                " SELECT identity_key, kind, pii, risk_flags, created_at FROM cg_import_holders"
+                " WHERE n = ANY(%b) ORDER BY identity_key"
                 " ON CONFLICT (identity_key) DO NOTHING RETURNING identity_key, id",
-                (
-                    chunk.created_at,
-                    [chunk.holders[n][0] for n in new],
-                    [chunk.holders[n][1] for n in new],
-                    [chunk.holders[n][2] for n in new],
-                ),
+                (new.astype(np.int64).tolist(),),
             )
             inserted: dict[str, int] = dict(cur.fetchall())
-            missing = [chunk.holders[n][0] for n in new if chunk.holders[n][0] not in inserted]
+            missing = [chunk.keys[n] for n in new.tolist() if chunk.keys[n] not in inserted]
             found: dict[str, int] = {}
             if missing:  # already in the registry
                 cur.execute(
                     "SELECT identity_key, id FROM holders WHERE identity_key = ANY(%b)", (missing,)
                 )
                 found = dict(cur.fetchall())
-            for n in new:
-                key = chunk.holders[n][0]
-                if key in inserted:
-                    ids[n] = inserted[key]
-                    created[n] = True
-                else:
-                    ids[n] = found[key]
+            for n in new.tolist():
+                key = chunk.keys[n]
+                created[n] = key in inserted
+                ids[n] = inserted[key] if created[n] else found[key]
         if len(known) + len(new) > KNOWN_HOLDERS:
             known.clear()
             self._known_all = False
-        for n in new:
-            known[chunk.holders[n][0]] = ids[n]
+        for n in new.tolist():
+            known[chunk.keys[n]] = int(ids[n])
         return ids, created
 
     def finish(self) -> int:
         try:
-            if self.bulk:
-                with self.conn.cursor() as cur:
-                    for statement in self._restore:
-                        cur.execute(statement)
-                self.conn.commit()
+            with self.conn.cursor() as cur:
+                for statement in self._restore if self.bulk else ():
+                    cur.execute(statement)
+                if self._staging:
+                    cur.execute("DROP TABLE IF EXISTS cg_import_holders")
+            self.conn.commit()
             pending, self._pending = self._pending, 0
             return pending
         except BaseException:
@@ -648,6 +702,53 @@ class _PostgresSink(_Sink):
             self.conn.rollback()
         finally:
             self._fairy.close()
+
+
+def _bounds(rows: CopyRows) -> tuple[list[int], list[int]]:
+    starts = np.frombuffer(rows.starts, dtype=np.int64)
+    return starts[:-1].tolist(), starts[1:].tolist()
+
+
+def _id_offsets(rows: CopyRows) -> np.ndarray[Any, np.dtype[np.int64]]:
+    starts = np.frombuffer(rows.starts, dtype=np.int64)
+    return starts[:-1] + rows.id_at if rows.id_at >= 0 else starts[1:] + rows.id_at
+
+
+def _numbers(rows: CopyRows) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The holder number in each row."""
+    at = _id_offsets(rows)[:, None] + np.arange(8)
+    data = np.frombuffer(rows.data, dtype=np.uint8)
+    numbers: np.ndarray[Any, np.dtype[np.int64]] = data[at].copy().view(">i8").ravel()
+    return numbers.astype(np.int64)
+
+
+def _with_ids(
+    rows: CopyRows,
+    ids: np.ndarray[Any, np.dtype[Any]],
+    keep: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
+) -> bytearray:
+    """The rows (those where ``keep``) with ``ids[number]`` in place of each holder number."""
+    numbers = _numbers(rows)
+    offsets = _id_offsets(rows)
+    data: bytes | bytearray = rows.data
+    if keep is not None and not keep.all():
+        begin, end = _bounds(rows)
+        kept = np.flatnonzero(keep).tolist()
+        data = b"".join([rows.data[begin[i] : end[i]] for i in kept])
+        lengths = np.array([end[i] - begin[i] for i in kept], dtype=np.int64)
+        offsets = np.cumsum(lengths) - lengths + (offsets[kept] - np.array(begin)[kept])
+        numbers = numbers[kept]
+    out = bytearray(data)
+    view = np.frombuffer(out, dtype=np.uint8)
+    view[offsets[:, None] + np.arange(8)] = ids[numbers].astype(">i8").view(np.uint8).reshape(-1, 8)
+    return out
+
+
+def _copy(cur: psycopg.Cursor[Any], statement: str, rows: bytes | bytearray) -> None:
+    with cur.copy(statement) as cp:
+        cp.write(_COPY_SIGNATURE)
+        cp.write(rows)
+        cp.write(_COPY_TRAILER)
 
 
 class _Writer:
@@ -712,14 +813,14 @@ class BookImporter:
         self, path: Path, *, progress: Callable[[int], None] | None = None
     ) -> ImportReport:
         """Import ``path``; ``progress`` receives the bytes read so far."""
-        global _protector, _copy, _started
+        global _protector, _for_postgres, _started
         report = ImportReport()
         postgres = self.engine.dialect.name == "postgresql"
         with path.open("rb") as raw:
             blocks = read_blocks(raw, CHUNK_ROWS)
             first = next(blocks, None)  # the header is checked before anything is written
             workers = _worker_count()
-            _protector, _copy, _started = self.protector, postgres, datetime.now(UTC)
+            _protector, _for_postgres, _started = self.protector, postgres, datetime.now(UTC)
             # Fork before the writer thread exists: a child must not inherit a held lock.
             pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
             sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
