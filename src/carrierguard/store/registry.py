@@ -401,6 +401,14 @@ class RegistryTx:
         self, *, identity_key: str, kind: HolderKind, pii: bytes, now: datetime
     ) -> int:
         """The holder's id, creating the holder if new, with its row locked until commit."""
+        return self.lock_or_create_holder_created(
+            identity_key=identity_key, kind=kind, pii=pii, now=now
+        )[0]
+
+    def lock_or_create_holder_created(
+        self, *, identity_key: str, kind: HolderKind, pii: bytes, now: datetime
+    ) -> tuple[int, bool]:
+        """``lock_or_create_holder``, and whether this transaction created the holder."""
         created = self.conn.execute(
             self._insert(holders)
             .values(identity_key=identity_key, kind=kind.value, pii=pii, created_at=now)
@@ -408,11 +416,11 @@ class RegistryTx:
             .returning(holders.c.id)
         ).scalar_one_or_none()
         if created is not None:
-            return int(created)
+            return int(created), True
         query = select(holders.c.id).where(holders.c.identity_key == identity_key)
         if self.dialect == "postgresql":
             query = query.with_for_update()
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(query).scalar_one()), False
 
     def holdings(self, holder_id: int) -> list[Holding]:
         """The holder's lines that are not terminated (terminated lines never count)."""
