@@ -39,7 +39,7 @@ from carrierguard.contracts.policy import Policy
 from carrierguard.contracts.policy_keeper import PolicyKeeper
 from carrierguard.contracts.resale import LineActivity, ResaleAssessment, assess_resale
 from carrierguard.crypto import DataProtector
-from carrierguard.errors import IdempotencyKeyReused
+from carrierguard.errors import IdempotencyKeyReused, StoreUnavailable
 from carrierguard.store import audit
 from carrierguard.store import events as events_sql
 from carrierguard.store.events import parse_assessment
@@ -123,28 +123,13 @@ class ScreeningService:
         request_hash: str = "",
     ) -> ScreeningResult:
         """Decide ``application`` and store the decision, its lines and its reasons atomically."""
-        now = self.clock()
-        key_owner = submitted_by if submitted_by is not None else 0
-        policy = self.policy  # before the transaction: the first use records it in its own
-        evidence = evidence or AssuranceEvidence()
-        keyring = self._keyring(policy)
-        keys = keyring.keys_for(evidence)  # network I/O stays outside the transaction
-        blocks = [self.protector.blind_index(b) for b in candidate_strings(application.holder)]
-        identity_key = self.holder_key(application.holder)
-        screening = _Screening(
-            application=application,
+        screening = self._prepare(
+            application,
             evidence=evidence,
-            policy=policy,
-            keys=keys,
-            keyring=keyring,
-            now=now,
-            actor=actor,
             submitted_by=submitted_by,
-            key_owner=key_owner,
+            actor=actor,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            identity_key=identity_key,
-            blocks=blocks,
         )
         if self.registry.dialect == "postgresql":
             result = self._group.run(_Job(screening), self._screen_pg_batch)
@@ -161,6 +146,36 @@ class ScreeningService:
                 codes=sorted({r.code for r in record.reasons}),
             )
         return result
+
+    def _prepare(
+        self,
+        application: Application,
+        *,
+        evidence: AssuranceEvidence | None,
+        submitted_by: int | None,
+        actor: str,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> _Screening:
+        """What a screening needs before its transaction (keys, policy, identity keys)."""
+        policy = self.policy  # before the transaction: the first use records it in its own
+        evidence = evidence or AssuranceEvidence()
+        keyring = self._keyring(policy)
+        return _Screening(
+            application=application,
+            evidence=evidence,
+            policy=policy,
+            keys=keyring.keys_for(evidence),  # network I/O stays outside the transaction
+            keyring=keyring,
+            now=self.clock(),
+            actor=actor,
+            submitted_by=submitted_by,
+            key_owner=submitted_by if submitted_by is not None else 0,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            identity_key=self.holder_key(application.holder),
+            blocks=[self.protector.blind_index(b) for b in candidate_strings(application.holder)],
+        )
 
     def _screen_generic(self, s: _Screening) -> ScreeningResult:
         """One transaction through SQLAlchemy (SQLite: ``BEGIN IMMEDIATE`` serialises it)."""
@@ -226,9 +241,12 @@ class ScreeningService:
         same holder twice, the same Idempotency-Key twice). The audit entries go last,
         in order, with the COMMIT; nobody hears an answer before the COMMIT returned.
         If any screening fails, the transaction is rolled back and each one runs alone,
-        so that an error reaches only the request that caused it.
+        so that an error reaches only the request that caused it. A COMMIT whose outcome
+        is unknown (the connection failed while it was sent) is not run again: every
+        request of the group hears STORE_UNAVAILABLE, as a single screening's would.
         """
         done: list[ScreeningResult] = []
+        committing = False
         try:
             with self.registry.write() as tx:
                 entries = []
@@ -237,16 +255,27 @@ class ScreeningService:
                     done.append(result)
                     if entry is not None:
                         entries.append(entry)
+                committing = True
                 tx.pg_commit(entries)
-        except Exception:
-            for job in batch:
-                try:
-                    job.result = self._screen_pg(job.screening)
-                except Exception as exc:
+        except StoreUnavailable as exc:
+            if committing:
+                for job in batch:
                     job.error = exc
+                return
+            self._screen_alone(batch)
+            return
+        except Exception:
+            self._screen_alone(batch)
             return
         for job, result in zip(batch, done, strict=True):
             job.result = result
+
+    def _screen_alone(self, batch: list[_Job]) -> None:
+        for job in batch:
+            try:
+                job.result = self._screen_pg(job.screening)
+            except Exception as exc:
+                job.error = exc
 
     def _screen_pg_in(
         self, tx: RegistryTx, s: _Screening

@@ -1,0 +1,105 @@
+"""PostgreSQL group commit: screenings that arrive together share one transaction.
+
+These tests hand a group to the service directly, as the leading thread does, so that
+what one group holds is certain.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from carrierguard.audit import verify_chain
+from carrierguard.contracts.applications import Outcome
+from carrierguard.contracts.service import ScreeningResult, ScreeningService, _GroupCommit, _Job
+from carrierguard.errors import IdempotencyKeyReused
+from carrierguard.store import audit
+from tests.dbs import fresh_postgres
+from tests.store.test_screening_store import application, service_for
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def svc() -> Iterator[ScreeningService]:
+    with fresh_postgres() as url:
+        service = service_for(url)
+        yield service
+        service.registry.engine.dispose()
+
+
+def job(svc: ScreeningService, n: int = 1, key: str | None = None, digest: str = "") -> _Job:
+    return _Job(
+        svc._prepare(
+            application(n=n),
+            evidence=None,
+            submitted_by=None,
+            actor="cli",
+            idempotency_key=key,
+            request_hash=digest,
+        )
+    )
+
+
+def test_a_group_sees_its_own_earlier_screenings(svc: ScreeningService) -> None:
+    """Three applications of one holder in one group count each other's lines."""
+    group = [job(svc, n=2), job(svc, n=2), job(svc, n=2)]
+    svc._screen_pg_batch(group)
+    outcomes = [j.result.record.outcome for j in group if j.result is not None]
+    # 2 approved; 2 more make a burst; 4 held (2 active + 2 reserved) + 2 > 5: review
+    assert outcomes == [Outcome.APPROVE, Outcome.REVIEW, Outcome.REVIEW]
+    holder = group[0].result.record.holder_id if group[0].result else 0
+    assert len(svc.holder(holder).lines) == 6
+    engine = svc.registry.engine
+    assert verify_chain(audit.entries(engine), audit.head(engine)) == (4, None)
+
+
+def test_one_failing_screening_does_not_fail_its_group(svc: ScreeningService) -> None:
+    """A reused Idempotency-Key fails only its own request; the others are stored."""
+    first = svc.screen(application(), idempotency_key="k", request_hash="h1")
+    group = [job(svc), job(svc, key="k", digest="other"), job(svc, key="k", digest="h1")]
+    svc._screen_pg_batch(group)
+    assert group[0].result is not None and not group[0].result.replayed
+    assert isinstance(group[1].error, IdempotencyKeyReused)
+    assert group[2].result is not None and group[2].result.replayed
+    assert group[2].result.record == first.record
+    assert len(svc.holder(first.record.holder_id).lines) == 2
+
+
+def test_threads_waiting_together_are_served_in_groups() -> None:
+    """While a group runs, later arrivals wait and then run together; each gets its own
+    answer and no thread is left waiting."""
+    group_commit = _GroupCommit()
+    release = threading.Event()
+    groups: list[list[int]] = []
+
+    def execute(batch: list[_Job]) -> None:
+        if not groups:
+            release.wait(10)  # hold the first group until the others queued
+        groups.append([id(j) for j in batch])
+        for j in batch:
+            j.result = ScreeningResult(record=None, replayed=False)  # type: ignore[arg-type]
+
+    jobs = [_Job(None) for _ in range(6)]  # type: ignore[arg-type]
+    answers: list[ScreeningResult] = []
+    threads = [
+        threading.Thread(target=lambda j=j: answers.append(group_commit.run(j, execute)))
+        for j in jobs
+    ]
+    deadline = time.monotonic() + 10
+    threads[0].start()
+    while not group_commit._leaders and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while len(group_commit._waiting) < 5 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert len(answers) == 6
+    assert [len(g) for g in groups] == [1, 5]
+    assert group_commit._leaders == 0 and not group_commit._waiting
