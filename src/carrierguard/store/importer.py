@@ -738,22 +738,18 @@ def _with_ids(
     rows: CopyRows,
     ids: np.ndarray[Any, np.dtype[Any]],
     keep: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
-) -> bytearray:
+) -> bytes:
     """The rows (those where ``keep``) with ``ids[number]`` in place of each holder number."""
-    numbers = _numbers(rows)
+    data = np.frombuffer(rows.data, dtype=np.uint8)
     offsets = _id_offsets(rows)
-    data: bytes | bytearray = rows.data
+    at = offsets[:, None] + np.arange(8)
+    numbers = data[at].copy().view(">i8").ravel()
+    out = data.copy()
+    out[at] = ids[numbers].astype(">i8").view(np.uint8).reshape(-1, 8)
     if keep is not None and not keep.all():
-        begin, end = _bounds(rows)
-        kept = np.flatnonzero(keep).tolist()
-        data = b"".join([rows.data[begin[i] : end[i]] for i in kept])
-        lengths = np.array([end[i] - begin[i] for i in kept], dtype=np.int64)
-        offsets = np.cumsum(lengths) - lengths + (offsets[kept] - np.array(begin)[kept])
-        numbers = numbers[kept]
-    out = bytearray(data)
-    view = np.frombuffer(out, dtype=np.uint8)
-    view[offsets[:, None] + np.arange(8)] = ids[numbers].astype(">i8").view(np.uint8).reshape(-1, 8)
-    return out
+        starts = np.frombuffer(rows.starts, dtype=np.int64)
+        out = out[np.repeat(keep, np.diff(starts))]
+    return out.tobytes()
 
 
 def _copy(cur: psycopg.Cursor[Any], statement: str, rows: bytes | bytearray) -> None:
@@ -832,6 +828,7 @@ class BookImporter:
             blocks = read_blocks(raw, CHUNK_ROWS)
             first = next(blocks, None)  # the header is checked before anything is written
             workers = _worker_count()
+            gc.freeze()  # the objects of the whole program so far: the collector skips them
             _protector, _for_postgres, _started = self.protector, postgres, datetime.now(UTC)
             # Fork before the writer thread exists: a child must not inherit a held lock.
             pool = (
@@ -862,6 +859,7 @@ class BookImporter:
                 if pool is not None:
                     pool.terminate()
                 _protector = None
+                gc.unfreeze()
             writer.close()
         return report
 
