@@ -9,20 +9,23 @@ overlap: the reading process cuts the file into blocks of whole CSV records (byt
 not parsed), worker processes (forked, one per core) parse, validate and prepare each
 block, and a writer thread writes the prepared chunks in file order (the database
 driver releases the GIL while it waits). At most a few chunks are in flight, so memory
-stays flat for any file size. A worker numbers its chunk's holders once (a book has
-about three lines per holder) and, for PostgreSQL, encodes the lines as binary COPY
-rows: the writer only puts the holders' ids in.
+stays flat for any file size. A worker validates, indexes and seals each holder of its
+chunk once (a book has about three lines per holder) and, for PostgreSQL, encodes
+holders, candidate keys and lines as binary COPY rows: the writer only puts the
+holders' ids in.
 
 Two ways of writing to PostgreSQL:
 
 - into a registry that already holds data (which may be live): each chunk is its own
-  transaction (``synchronous_commit`` off: the import reports what it committed, and a
-  crash loses at most the last chunks, which a re-import adds again). A failed chunk
-  stops the import; the chunks before it stay committed and the report says where.
+  transaction, with ``synchronous_commit`` off for the import's session (a crash of
+  the database server may lose the chunks of its last moment that the import already
+  counted; nothing is ever half-written). A failed chunk stops the import; the chunks
+  before it stay committed and the report says where.
 - into an empty registry: the whole import is one transaction that locks the holders,
-  their candidate keys and lines, drops the foreign keys and the non-unique indexes of
-  ``lines`` and ``holder_blocks`` and creates them again before it commits (checking
-  every foreign key once, instead of once per row). A failure imports nothing.
+  their candidate keys and lines (screening waits), drops the foreign keys and the
+  non-unique indexes of ``lines`` and ``holder_blocks`` and creates them again before
+  it commits: each foreign key is checked once over the table instead of once per row.
+  A failure imports nothing and leaves the schema as it was.
 """
 
 from __future__ import annotations
@@ -836,9 +839,10 @@ class BookImporter:
                 if workers > 1
                 else None
             )
-            sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
-            writer = _Writer(sink, report)
+            writer: _Writer | None = None
             try:
+                sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
+                writer = _Writer(sink, report)
                 pending: deque[AsyncResult[tuple[PreparedChunk | None, list[RejectedRow]]]]
                 pending = deque()
                 for block in _chain(first, blocks):
@@ -853,7 +857,8 @@ class BookImporter:
                 while pending:
                     self._hand_over(pending.popleft().get(), writer, report)
             except BaseException:
-                writer.close(abort=True)
+                if writer is not None:
+                    writer.close(abort=True)
                 raise
             finally:
                 if pool is not None:
