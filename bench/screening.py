@@ -18,6 +18,10 @@ it measures the bare database work of a screening: one transaction that locks th
 holder (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
 counts its lines and inserts one, with psycopg / sqlite3 directly. It prints the
 ratio ours/bare of decisions per second. Target on PostgreSQL: 0.5 or more.
+
+Under each figure it prints the CPU milliseconds per decision of the server's processes,
+PostgreSQL and this client, and how many cores all other processes of the machine used
+meanwhile (the machine is shared: a busy neighbour lowers both figures).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import base64
 import http.client
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -76,6 +81,7 @@ class Figures:
     seconds: float
     latencies: list[float]
     outcomes: Counter[str]
+    cpu: dict[str, float]  # CPU seconds used meanwhile, by whom (see cpu_seconds)
 
     @property
     def per_second(self) -> float:
@@ -90,6 +96,43 @@ class Figures:
             f"  {label:<5} {self.per_second:>8,.0f} decisions/s   p50 {self.pct(0.50):7.2f} ms"
             f"   p99 {self.pct(0.99):7.2f} ms   mean {statistics.fmean(self.latencies) * 1000:7.2f} ms"
         )
+
+    def cpu_line(self) -> str:
+        """CPU per decision by whom, and how busy the rest of the machine was meanwhile."""
+        per = "  ".join(
+            f"{who} {sec / self.count * 1000:.2f}"
+            for who, sec in self.cpu.items()
+            if who != "other" and sec > 0
+        )
+        other = self.cpu.get("other", 0.0) / self.seconds
+        return f"        CPU ms per decision: {per}   (other processes: {other:.1f} cores)"
+
+
+def cpu_seconds(server_group: int | None) -> dict[str, float]:
+    """CPU seconds so far of the server's process group, PostgreSQL, this client and
+    every other process (Linux /proc; processes that ended in between are not counted)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0, "client": 0.0, "other": 0.0}
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(rest[11]) + int(rest[12])) / tick
+        if int(entry) == me:
+            who = "client"
+        elif server_group is not None and int(rest[2]) == server_group:
+            who = "server"
+        elif name == "postgres":
+            who = "postgres"
+        else:
+            who = "other"
+        used[who] += seconds
+    return used
 
 
 def holder_fields(cells: list[str]) -> dict[str, str]:
@@ -145,7 +188,10 @@ def applicants(
 
 
 def run_concurrently(
-    work: list[Applicant], concurrency: int, make_worker: Callable[[], Callable[[Applicant], str]]
+    work: list[Applicant],
+    concurrency: int,
+    make_worker: Callable[[], Callable[[Applicant], str]],
+    server_group: int | None = None,
 ) -> Figures:
     """Run ``work`` from ``concurrency`` threads, each with its own connection/client."""
     latencies: list[float] = []
@@ -169,11 +215,15 @@ def run_concurrently(
             latencies.extend(mine)
             outcomes.update(seen)
 
+    before = cpu_seconds(server_group)
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         for f in [pool.submit(thread_main) for _ in range(concurrency)]:
             f.result()
-    return Figures(len(latencies), time.perf_counter() - started, latencies, outcomes)
+    seconds = time.perf_counter() - started
+    after = cpu_seconds(server_group)
+    cpu = {who: max(0.0, after[who] - before[who]) for who in after}
+    return Figures(len(latencies), seconds, latencies, outcomes, cpu)
 
 
 def http_worker(live: LiveServer, token: str) -> Callable[[], Callable[[Applicant], str]]:
@@ -196,9 +246,15 @@ def http_worker(live: LiveServer, token: str) -> Callable[[], Callable[[Applican
     return make
 
 
+#: Bare connections stay open until the engine is done: a backend that exited before the
+#: CPU was read would not be counted.
+OPEN: list[Any] = []
+
+
 def bare_postgres(url: str) -> Callable[[], Callable[[Applicant], str]]:
     def make() -> Callable[[Applicant], str]:
         conn = psycopg.connect(url)
+        OPEN.append(conn)
 
         def do(a: Applicant) -> str:
             now = datetime.now(UTC)
@@ -237,6 +293,7 @@ def bare_sqlite(url: str) -> Callable[[], Callable[[Applicant], str]]:
 
     def make() -> Callable[[Applicant], str]:
         conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        OPEN.append(conn)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # as the registry runs it
         marks = ",".join("?" * len(COUNTED))
@@ -293,17 +350,22 @@ def bench_engine(kind: str, book: Path, args: argparse.Namespace, workdir: Path)
         token = live.create_key("clerk")
         with live:
             run_concurrently(warm, args.concurrency, http_worker(live, token))
-            ours = run_concurrently(work, args.concurrency, http_worker(live, token))
+            assert live.proc is not None
+            ours = run_concurrently(work, args.concurrency, http_worker(live, token), live.proc.pid)
         bare_make = bare_postgres(db_url) if kind == "postgres" else bare_sqlite(db_url)
         run_concurrently(warm, args.concurrency, bare_make)
         bare = run_concurrently(work, args.concurrency, bare_make)
+        while OPEN:
+            OPEN.pop().close()
     ratio = ours.per_second / bare.per_second
     print(
         f"{kind}: {args.apps:,} applications, concurrency {args.concurrency},"
         f" {args.workers} uvicorn workers; decisions {dict(ours.outcomes)}"
     )
     print(ours.line("ours"))
+    print(ours.cpu_line())
     print(bare.line("bare"))
+    print(bare.cpu_line())
     verdict = ""
     if kind == "postgres":
         verdict = f"  (target {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})"
