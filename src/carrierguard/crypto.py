@@ -24,6 +24,23 @@ _VERSION = b"\x01"
 _SHA256_BLOCK = 64
 #: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` without building an encoder per call.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The C encoder that JSONEncoder.encode builds on each call, built once: for a flat
+# object of strings it writes the same text (no circular check is needed there).
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_JSON = (
+    _c_make_encoder(
+        None, _JSON.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _json_text(fields: dict[str, str]) -> str:
+    """``json.dumps(fields, ensure_ascii=False, separators=(",", ":"))``."""
+    if _C_JSON is None:
+        return _JSON.encode(fields)
+    return "".join(_C_JSON(fields, 0))
 
 
 class DataKeyMismatch(CarrierGuardError):
@@ -66,7 +83,7 @@ class DataProtector:
         """Encrypt ``fields`` (dropping empty ones) into one opaque blob."""
         kept = {k: v for k, v in fields.items() if v}
         nonce = os.urandom(_NONCE)
-        plain = _JSON.encode(kept).encode("utf-8")
+        plain = _json_text(kept).encode("utf-8")
         return _VERSION + nonce + self._aead.encrypt(nonce, plain, _VERSION)
 
     def open(self, blob: bytes) -> dict[str, str]:

@@ -285,3 +285,13 @@ def test_binary_copy_rows_carry_the_values_postgres_reads() -> None:
 def test_csv_module_is_the_reference() -> None:
     """The reference itself: excel dialect, as the importer's ``read_cells`` uses."""
     assert list(csv.reader(io.StringIO('a,"b\r\nc"\r\n', newline=""))) == [["a", "b\r\nc"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=7))
+def test_sealed_json_is_what_json_dumps_writes(fields: dict[str, str]) -> None:
+    protector = DataProtector(bytes(32))
+    blob = protector.seal(dict(fields))
+    plain = protector._aead.decrypt(blob[1:13], blob[13:], b"\x01")
+    kept = {k: v for k, v in fields.items() if v}
+    assert plain == json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()

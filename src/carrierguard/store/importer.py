@@ -359,6 +359,7 @@ def prepare_block(
     reader = BookReader()
     rejected: list[RejectedRow] = []
     numbers: list[int] = []  # the reader's holder number -> the chunk's
+    line_starts_with: list[bytes] = []  # ... -> how its lines' COPY rows start
     by_key: dict[str, int] = {}
     holders: list[tuple[str, bytes]] = []
     blocks: list[tuple[int, str]] = []
@@ -382,10 +383,10 @@ def prepare_block(
                 holders.append((holder.kind.value, protector.seal(sealed_fields(holder))))
                 blocks.extend((number, protector.blind_index(b)) for b in candidate_strings(holder))
             numbers.append(number)
+            line_starts_with.append(_LINE_START + _INT8.pack(number))
         if copy:
             line_starts.append(len(line_rows))
-            line_rows += _LINE_START
-            line_rows += _INT8.pack(numbers[index])
+            line_rows += line_starts_with[index]
             line_rows += _line_tail(sim, state, activated, stamp)
         else:
             lines.append((numbers[index], sim, state, activated))
