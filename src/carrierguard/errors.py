@@ -8,14 +8,22 @@ never sees them.
 
     CarrierGuardError                    500 INTERNAL_ERROR
     ├── InvalidInput                     422 INVALID_REQUEST
-    │   └── PolicyError                  422 POLICY_INVALID   (file, line, field)
+    │   ├── PolicyError                  422 POLICY_INVALID   (file, line, field)
+    │   ├── MessageUnreadable            422 MESSAGE_UNREADABLE
+    │   ├── MailUnreadable               422 MAIL_UNREADABLE
+    │   └── InvalidDate                  422 DATE_INVALID
     ├── AuthenticationFailed             401 AUTHENTICATION_REQUIRED
     ├── PermissionDenied                 403 ROLE_FORBIDDEN
     ├── NotFound                         404 NOT_FOUND
     ├── Conflict                         409 CONFLICT
     │   ├── IdempotencyKeyReused         409 IDEMPOTENCY_KEY_REUSED
     │   └── InvalidTransition            409 INVALID_STATE_TRANSITION
-    └── StoreUnavailable                 503 STORE_UNAVAILABLE
+    ├── ReleaseFailed                    502 RELEASE_FAILED   (quarantine release)
+    ├── StoreUnavailable                 503 STORE_UNAVAILABLE
+    ├── DnsTemporaryFailure              503 DNS_TEMPORARY_FAILURE
+    ├── ModelUnavailable                 503 MODEL_UNAVAILABLE
+    ├── KeySetUnavailable                503 JWKS_UNAVAILABLE
+    └── MilterProtocolError              500 MILTER_PROTOCOL_ERROR
 """
 
 from __future__ import annotations
