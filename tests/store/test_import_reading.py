@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carrierguard.contracts.book import BOOK_HEADER, BookReader, BookRow, parse_book_row
+from carrierguard.contracts.service import identity_string
 from carrierguard.crypto import DataProtector
 from carrierguard.store import importer
 
@@ -295,3 +296,59 @@ def test_sealed_json_is_what_json_dumps_writes(fields: dict[str, str]) -> None:
     plain = protector._aead.decrypt(blob[1:13], blob[13:], b"\x01")
     kept = {k: v for k, v in fields.items() if v}
     assert plain == json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_a_holder_seen_first_on_a_rejected_row_is_written_from_its_good_rows() -> None:
+    good_a = "individual,佐藤 一郎,,1985-04-01,,,,voice,active,"
+    bad_a = good_a.replace("voice", "fax")
+    good_b = "individual,鈴木 花子,,1990-01-01,,,,data,active,"
+    only_bad_c = "individual,田中 誠,,1970-01-01,,,,fax,active,"
+    text = "\n".join([HEADER, bad_a, only_bad_c, good_b, good_a, good_b]) + "\n"
+    blocks = list(importer.read_blocks(io.BytesIO(text.encode()), 100))
+    now = importer.datetime.now(importer.UTC)
+    for copy in (True, False):
+        chunk, rejected = importer.prepare_block(
+            blocks[0][0], blocks[0][1], DataProtector(bytes(32)), copy=copy, now=now
+        )
+        assert [r.line_no for r in rejected] == [2, 3]
+        assert chunk is not None and chunk.line_count == 3
+        assert len(chunk.keys) == 2  # 鈴木 and 佐藤; 田中 had no good row
+        if not copy:
+            assert [n for n, *_ in chunk.lines] == [0, 1, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(*(st.sampled_from(options) for options in COLUMNS)).map(list),
+        min_size=1,
+        max_size=15,
+    )
+)
+def test_a_prepared_block_holds_the_good_rows_of_parse_book_row(rows: list[list[str]]) -> None:
+    """Each accepted line points at the holder whose identity key its row has."""
+    protector = DataProtector(bytes(32))
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([list(BOOK_HEADER), *rows])
+    blocks = list(importer.read_blocks(io.BytesIO(buffer.getvalue().encode()), 4))
+    parsed = [parse_book_row(cells, line_no) for line_no, cells in enumerate(rows, 2)]
+    good = [p for p in parsed if isinstance(p, BookRow)]
+    lines: list[tuple[str, str, str, date | None]] = []
+    rejected = []
+    for data, first_line, _ in blocks:
+        chunk, bad = importer.prepare_block(
+            data, first_line, protector, copy=False, now=importer.datetime.now(importer.UTC)
+        )
+        rejected += [r.line_no for r in bad]
+        if chunk is not None:
+            lines += [(chunk.keys[n], sim, state, act) for n, sim, state, act in chunk.lines]
+    assert rejected == [p.line_no for p in parsed if not isinstance(p, BookRow)]
+    assert lines == [
+        (
+            protector.blind_index(identity_string(p.holder)),
+            p.sim_type.value,
+            p.state.value,
+            p.activated_on,
+        )
+        for p in good
+    ]

@@ -68,7 +68,7 @@ from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
 
-#: Physical CSV lines per chunk (a chunk ends on the record boundary at or before).
+#: CSV lines per chunk, about (a chunk ends on a record boundary).
 CHUNK_ROWS = 20_000
 #: Prepared chunks waiting for the writer; bounds memory whatever the file size.
 QUEUED_CHUNKS = 2
@@ -200,27 +200,34 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def _cut(data: bytes, start: int, rows: int, eof: bool) -> int | None:
-    """End of the next block: whole records, about ``rows`` lines; None: read more first."""
-    stop = start
-    for _ in range(rows):
-        found = data.find(b"\n", stop)
-        if found < 0:
-            break
+def _first_record_end(data: bytes, eof: bool) -> int | None:
+    """End of the first record of ``data``; None: read more first."""
+    stop = 0
+    while (found := data.find(b"\n", stop)) >= 0:
         stop = found + 1
-    else:
-        end = record_end(data, start, stop)
-        if end > start:
+        end = record_end(data, 0, stop)
+        if end > 0:
             return end
-        end = record_end(data, start, len(data))  # a quoted field spans all those lines
-        if end > start:
-            return end
+    return len(data) if eof else None
+
+
+def _cut(data: bytes, start: int, size: int, eof: bool) -> int | None:
+    """End of the next block: whole records, about ``size`` bytes; None: read more first."""
+    if len(data) - start < size and not eof:
+        return None
+    end = record_end(data, start, min(len(data), start + size))
+    if end > start:
+        return end
+    end = record_end(data, start, len(data))  # a record longer than ``size``
+    if end > start:
+        return end
     return len(data) if eof else None
 
 
 def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
     """(bytes, line number of its first line, bytes read) of each block of whole records.
 
+    A block holds about ``rows`` lines (by the mean length of the lines so far).
     Checks the header before the first block; a wrong header stops before anything is
     written.
     """
@@ -238,14 +245,16 @@ def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
         eof = not more
 
     fill()
-    while (end := _cut(data, 0, 1, eof)) is None:
+    while (end := _first_record_end(data, eof)) is None:
         fill()
     header_text = data[:end].decode("utf-8")
     _check_header(next(csv.reader(io.StringIO(header_text, newline="")), None))
     line = 1 + count_lines(data[:end])
     start = end
+    sample = data[start : start + (1 << 16)]
+    mean = max(1, len(sample) // max(1, count_lines(sample)))  # bytes per line
     while True:
-        end = _cut(data, start, rows, eof)
+        end = _cut(data, start, rows * mean, eof)
         if end is None:
             fill()
             continue
@@ -253,7 +262,9 @@ def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
             return
         block = data[start:end]
         yield block, line, done + end
-        line += count_lines(block)
+        lines = count_lines(block)
+        mean = max(1, (len(block) + mean * lines) // (2 * lines)) if lines else mean
+        line += lines
         start = end
 
 
@@ -374,7 +385,10 @@ def prepare_block(
             rejected.append(row)
             continue
         index, sim, state, activated = row
-        if index == len(numbers):  # a holder not seen before in this chunk
+        if index >= len(numbers):  # holders new to this chunk (some on rejected rows only)
+            numbers.extend([-1] * (index + 1 - len(numbers)))
+            line_starts_with.extend([b""] * (index + 1 - len(line_starts_with)))
+        if numbers[index] < 0:  # the holder's first accepted row in this chunk
             holder = reader.holders[index]
             key = protector.blind_index(identity_string(holder))
             number = by_key.get(key)
@@ -382,8 +396,8 @@ def prepare_block(
                 number = by_key[key] = len(holders)
                 holders.append((holder.kind.value, protector.seal(sealed_fields(holder))))
                 blocks.extend((number, protector.blind_index(b)) for b in candidate_strings(holder))
-            numbers.append(number)
-            line_starts_with.append(_LINE_START + _INT8.pack(number))
+            numbers[index] = number
+            line_starts_with[index] = _LINE_START + _INT8.pack(number)
         if copy:
             line_starts.append(len(line_rows))
             line_rows += line_starts_with[index]
