@@ -217,7 +217,14 @@ def milter(
     if content:
         stages.insert(
             -1,
-            _content_stage(content_model, default_strength, strength or [], db, settings.enforce),
+            _content_stage(
+                content_model,
+                default_strength,
+                strength or [],
+                db,
+                settings.enforce,
+                _reputation_store(reputation_redis, "cg:linkdomain:"),
+            ),
         )
     if bimi:
         from carrierguard.mail.bimi import bimi_stage, https_fetch
@@ -261,7 +268,12 @@ def milter(
 
 
 def _content_stage(
-    model_path: Path | None, default: str, chosen: list[str], db: str | None, enforce: bool
+    model_path: Path | None,
+    default: str,
+    chosen: list[str],
+    db: str | None,
+    enforce: bool,
+    link_domains: ReputationStore,
 ) -> Stage:
     """The phishing classifier stage, with each recipient's strength (M1)."""
     from carrierguard.mail.content import model as model_io
@@ -284,16 +296,18 @@ def _content_stage(
         engine = create_store_engine(db)
         migrate(engine)
         book = StoredStrengths(engine, default)
-    return content_stage(model_io.load(model_path), book, enforce=enforce)
+    return content_stage(
+        model_io.load(model_path), book, enforce=enforce, link_domains=link_domains
+    )
 
 
-def _reputation_store(url: str | None) -> ReputationStore:
+def _reputation_store(url: str | None, prefix: str = "cg:reputation:") -> ReputationStore:
     """Domain reputation in Redis when several milter processes run, else in memory."""
     if url is None:
         return MemoryReputationStore()
     import redis
 
-    return RedisReputationStore(redis.Redis.from_url(url))
+    return RedisReputationStore(redis.Redis.from_url(url), prefix=prefix)
 
 
 def _signers(specs: list[str]) -> dict[str, DkimSigner]:

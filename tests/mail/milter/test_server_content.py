@@ -119,3 +119,28 @@ def test_shipped_model_rejects_the_demo_card_phishing(tmp_path: Path) -> None:
         replies = asyncio.run(exchange(chosen, store, raw, "info@bank.example", "192.0.2.5"))
         verdicts[name] = replies[-1][0]
     assert verdicts == {"01-card-phishing.eml": b"y", "04-team-meeting.eml": b"c"}
+
+
+def test_held_mail_names_link_domains_first_seen_this_week(tmp_path: Path) -> None:
+    """Link domains are remembered; a new one is named among a held message's reasons."""
+    from carrierguard.mail.auth.check import Envelope
+    from carrierguard.mail.message import Message
+    from carrierguard.mail.reputation import DAY, MemoryReputationStore
+    from carrierguard.mail.verdict import CheckContext
+
+    now = [1_800_000_000.0]
+    seen = MemoryReputationStore()
+    stage = content_stage(
+        FixedScorer(0.05), FixedStrengths(), link_domains=seen, clock=lambda: now[0]
+    )
+    raw = message("info@shop.example", "ログイン: https://login.fresh-domain.example/verify\r\n")
+    context = CheckContext(Envelope(recipients=("a@example.net",)))
+
+    def codes() -> list[str]:
+        return [r.code for r in stage(Message.parse(raw), context).reasons]
+
+    assert "LINK_DOMAIN_NEW" in codes()
+    assert seen.get("fresh-domain.example") is not None
+    now[0] += 8 * DAY
+    assert "LINK_DOMAIN_NEW" not in codes()  # a week later it is no longer new
+    assert codes()[0] == "CONTENT_MODEL_PHISHING"  # the verdict is still the model's

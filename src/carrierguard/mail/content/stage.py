@@ -11,6 +11,8 @@ authentication decided: an unreadable body is not evidence of phishing.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -24,6 +26,7 @@ from carrierguard.mail.content.model import Scores
 from carrierguard.mail.content.scan import model_reason
 from carrierguard.mail.message import Message
 from carrierguard.mail.recipients import StrengthBook
+from carrierguard.mail.reputation import DAY, ReputationStore
 from carrierguard.mail.verdict import Action, CheckContext, Reason, Stage
 
 log = structlog.get_logger("carrierguard.mail.content")
@@ -41,14 +44,41 @@ class Scorer(Protocol):
     def verdict(self, scores: Scores, strength: str) -> tuple[str, str]: ...
 
 
+NEW_DOMAIN_DAYS = 7.0
+
+
+def new_link_domains(
+    domains: list[str], first_seen: ReputationStore, now: float
+) -> list[tuple[str, float]]:
+    """(registrable domain, age in days) of linked domains we first saw less than a week ago.
+
+    Every domain is counted as seen now, so the age is from our first sighting, shared by
+    all milter processes through the store.
+    """
+    found = []
+    for domain in dict.fromkeys(d for d in domains if d):
+        stats = first_seen.observe(domain, now, False)
+        age = (now - stats.first_seen) / DAY
+        if age < NEW_DOMAIN_DAYS:
+            found.append((domain, age))
+    return found
+
+
 def content_stage(
     model: Scorer,
     strengths: StrengthBook,
     *,
     enforce: bool = True,
     catalogue: Catalogue | None = None,
+    link_domains: ReputationStore | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Stage:
-    """Score the message and weigh it at each recipient's strength."""
+    """Score the message and weigh it at each recipient's strength.
+
+    ``link_domains`` remembers when each linked domain was first seen; a held message
+    whose links point at a domain first seen within a week says so among its reasons
+    (evidence for the operator; the verdict is the model's).
+    """
     catalogue = catalogue or default_catalogue()
 
     def classify(message: Message, context: CheckContext) -> CheckContext:
@@ -82,6 +112,16 @@ def content_stage(
         context = context.with_reason(Reason(**model_reason(category, scores), action=mildest))
         for why in reasons(evidence, scores.url_scores):
             context = context.with_reason(Reason(why.code, why.message_ja, why.message_en))
+        if link_domains is not None:
+            linked = [link.domain for link in evidence.links if not link.ip_host]
+            for domain, age in new_link_domains(linked, link_domains, clock()):
+                context = context.with_reason(
+                    Reason(
+                        "LINK_DOMAIN_NEW",
+                        f"リンク先 {domain} は当社で初めて観測してから {age:.1f} 日です。",
+                        f"The linked domain {domain} was first seen by us {age:.1f} days ago.",
+                    )
+                )
         return context
 
     return classify
