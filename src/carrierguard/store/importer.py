@@ -57,7 +57,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from carrierguard.contracts.book import (
     BOOK_HEADER,
-    BookLine,
     BookReader,
     BookRow,
     RejectedRow,
@@ -305,17 +304,23 @@ def block_cells(data: bytes, first_line: int) -> Iterator[tuple[int, list[str]]]
 
 def _read_block(
     reader: BookReader, data: bytes, first_line: int
-) -> Iterator[tuple[int, BookLine | RejectedRow]]:
-    """(line number, what ``reader`` made of it) of each non-empty row of a block."""
+) -> tuple[list[tuple[int, int, str, str, date | None]], list[RejectedRow]]:
+    """What ``reader`` makes of each non-empty row of a block: (line number, *BookLine)
+    of the accepted rows, and the rejected ones.
+    """
     lines = _plain_lines(data)
-    if lines is None:
-        for line_no, cells in block_cells(data, first_line):
-            yield line_no, reader.read(cells, line_no)
-        return
-    data.decode("utf-8")  # refuse what is not UTF-8, as a whole
-    for line_no, line in enumerate(lines, first_line):
-        if line:
-            yield line_no, reader.read_line(line, line_no)
+    if lines is not None:
+        data.decode("utf-8")  # refuse what is not UTF-8, as a whole
+        return reader.read_lines(lines, first_line)
+    accepted: list[tuple[int, int, str, str, date | None]] = []
+    rejected: list[RejectedRow] = []
+    for line_no, cells in block_cells(data, first_line):
+        row = reader.read(cells, line_no)
+        if isinstance(row, RejectedRow):
+            rejected.append(row)
+        else:
+            accepted.append((line_no, *row))
+    return accepted, rejected
 
 
 # -- preparing -------------------------------------------------------------------------
@@ -368,7 +373,6 @@ def prepare_block(
     ``now`` is the created_at of what it creates.
     """
     reader = BookReader()
-    rejected: list[RejectedRow] = []
     numbers: list[int] = []  # the reader's holder number -> the chunk's
     line_starts_with: list[bytes] = []  # ... -> how its lines' COPY rows start
     by_key: dict[str, int] = {}
@@ -378,13 +382,9 @@ def prepare_block(
     line_rows = bytearray()
     line_starts = array("q")
     stamp = _ID_FIELD + _INT8.pack((now - _PG_EPOCH) // timedelta(microseconds=1))
-    last_line_no = 0
-    for line_no, row in _read_block(reader, data, first_line):
-        last_line_no = line_no
-        if isinstance(row, RejectedRow):
-            rejected.append(row)
-            continue
-        index, sim, state, activated = row
+    accepted, rejected = _read_block(reader, data, first_line)
+    last_line_no = max(accepted[-1][0] if accepted else 0, rejected[-1].line_no if rejected else 0)
+    for _, index, sim, state, activated in accepted:
         if index >= len(numbers):  # holders new to this chunk (some on rejected rows only)
             numbers.extend([-1] * (index + 1 - len(numbers)))
             line_starts_with.extend([b""] * (index + 1 - len(line_starts_with)))
