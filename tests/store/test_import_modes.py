@@ -164,3 +164,29 @@ def test_a_failed_chunk_of_a_live_import_keeps_the_chunks_before(
     landed = counts(engine)[1] - rows
     assert 10 <= landed <= 30  # the first chunk of about 20 lines, nothing after it
     assert landed < second_rows
+
+
+@pytest.mark.postgres
+def test_an_import_that_cannot_lock_the_tables_commits_chunk_by_chunk(
+    pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader holding the lines table keeps the bulk mode off, not the import."""
+    modes: list[bool] = []
+    begin = importer._PostgresSink._begin_bulk
+
+    def spy(self: importer._PostgresSink, cur: psycopg.Cursor[Any]) -> bool:
+        modes.append(begin(self, cur))
+        return modes[-1]
+
+    monkeypatch.setattr(importer._PostgresSink, "_begin_bulk", spy)
+    monkeypatch.setattr(importer, "BULK_LOCK_TIMEOUT", "200ms")
+    before = schema_of(pg_engine)
+    path, rows, distinct = book(tmp_path)
+    with pg_engine.connect() as reader:
+        reader.exec_driver_sql("LOCK TABLE lines IN ACCESS SHARE MODE")
+        report = importer.BookImporter(pg_engine, PROTECTOR).import_file(path)
+        reader.rollback()
+    assert modes == [False]
+    assert report.imported == rows
+    assert counts(pg_engine)[:2] == (distinct, rows)
+    assert schema_of(pg_engine) == before

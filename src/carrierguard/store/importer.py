@@ -556,24 +556,40 @@ class _PostgresSink(_Sink):
 
     # Bulk mode --------------------------------------------------------------------
     def _begin_bulk(self, cur: psycopg.Cursor[Any]) -> bool:
-        """Lock the tables and drop what the load rebuilds, if the registry is empty."""
+        """Lock the tables and drop what the load rebuilds, if the registry is empty.
+
+        False (and nothing changed) when it is not empty, or when the tables cannot be
+        locked in ``BULK_LOCK_TIMEOUT`` or altered by this database role.
+        """
         try:
             cur.execute(
                 sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(BULK_LOCK_TIMEOUT))
             )
             cur.execute("LOCK TABLE holders, holder_blocks, lines IN ACCESS EXCLUSIVE MODE")
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            cur.execute(
+                "SELECT EXISTS (SELECT FROM holders) OR EXISTS (SELECT FROM holder_blocks)"
+                " OR EXISTS (SELECT FROM lines)"
+            )
+            row = cur.fetchone()
+            if row is None or row[0]:
+                self.conn.rollback()
+                return False
+            cur.execute("SET LOCAL lock_timeout = DEFAULT")
+            self._restore = self._drop_rebuilt(cur)
+        except (
+            psycopg.errors.LockNotAvailable,
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.InsufficientPrivilege,
+        ):
             self.conn.rollback()
             return False
-        cur.execute(
-            "SELECT EXISTS (SELECT FROM holders) OR EXISTS (SELECT FROM holder_blocks)"
-            " OR EXISTS (SELECT FROM lines)"
-        )
-        row = cur.fetchone()
-        if row is None or row[0]:
-            self.conn.rollback()
-            return False
-        cur.execute("SET LOCAL lock_timeout = DEFAULT")
+        return True
+
+    @staticmethod
+    def _drop_rebuilt(cur: psycopg.Cursor[Any]) -> list[sql.SQL | sql.Composed]:
+        """Drop the foreign keys and non-unique indexes of lines and holder_blocks;
+        return the statements that create them again as they were.
+        """
         cur.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
             " FROM pg_constraint WHERE contype = 'f'"
@@ -594,13 +610,12 @@ class _PostgresSink(_Sink):
             )
         for index, _ in indexes:
             cur.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
-        self._restore = [sql.SQL(definition) for _, definition in indexes] + [
+        return [sql.SQL(definition) for _, definition in indexes] + [
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                 sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
             )
             for table, name, definition in foreign_keys
         ]
-        return True
 
     def failure(self, where: str, exc: Exception) -> StoreUnavailable:
         if not self.bulk:
