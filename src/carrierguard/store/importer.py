@@ -699,13 +699,15 @@ class _PostgresSink(_Sink):
                 )
                 self._staging = True
             cur.execute("TRUNCATE cg_import_holders")
-            _copy(cur, "COPY cg_import_holders FROM STDIN (FORMAT BINARY)", rows.data)
+            unknown = ids[order] == 0  # rows of the holders this import has not written
+            numbered = np.arange(len(ids), dtype=">i8")  # rows keep their holder numbers
+            staged = _with_ids(rows, numbered, unknown)
+            _copy(cur, "COPY cg_import_holders FROM STDIN (FORMAT BINARY)", staged)
             cur.execute(
                 "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
                 " SELECT identity_key, kind, pii, risk_flags, created_at FROM cg_import_holders"
-                " WHERE n = ANY(%b) ORDER BY identity_key"
-                " ON CONFLICT (identity_key) DO NOTHING RETURNING identity_key, id",
-                (new.astype(np.int64).tolist(),),
+                " ORDER BY identity_key"
+                " ON CONFLICT (identity_key) DO NOTHING RETURNING identity_key, id"
             )
             inserted: dict[str, int] = dict(cur.fetchall())
             missing = [chunk.keys[n] for n in new.tolist() if chunk.keys[n] not in inserted]
