@@ -374,18 +374,27 @@ class RegistryTx:
             )
 
     def block_candidates(self, blocks: Sequence[str], limit: int = 20) -> list[tuple[int, bytes]]:
-        """Holders sharing a candidate key, with their sealed fields (index lookups only)."""
+        """Holders sharing a candidate key, with their sealed fields (index lookups only).
+
+        The candidates are found first, through the key index, whatever the planner's
+        statistics say: ``MATERIALIZED`` keeps PostgreSQL from walking every holder in id
+        order and probing the keys for each (seconds on a registry never analysed).
+        """
         if not blocks:
             return []
+        candidates = (
+            select(holder_blocks.c.holder_id)
+            .where(holder_blocks.c.block.in_(blocks))
+            .distinct()
+            .order_by(holder_blocks.c.holder_id)
+            .limit(limit)
+            .cte("candidates")
+            .prefix_with("MATERIALIZED")
+        )
         rows = self.conn.execute(
             select(holders.c.id, holders.c.pii)
-            .where(
-                holders.c.id.in_(
-                    select(holder_blocks.c.holder_id).where(holder_blocks.c.block.in_(blocks))
-                )
-            )
+            .join(candidates, candidates.c.holder_id == holders.c.id)
             .order_by(holders.c.id)
-            .limit(limit)
         )
         return [(int(r.id), bytes(r.pii)) for r in rows]
 
