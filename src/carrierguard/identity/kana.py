@@ -23,8 +23,12 @@ _SMALL_TO_LARGE = str.maketrans(
 )
 # Sounds that modern kana spells two ways; a reading typed by a clerk uses either.
 _ARCHAIC = str.maketrans("ヂヅヲヱヰヴ", "ジズオエイブ")
-_O_ROW = set("オコソトノホモヨロゴゾドボポョ")
-_E_ROW = set("エケセテネヘメレゲゼデベペ")
+_O_ROW = "オコソトノホモヨロゴゾドボポョ"
+_E_ROW = "エケセテネヘメレゲゼデベペ"
+# Both tables and the long vowel mark (dropped) in one pass.
+_PHONETIC = str.maketrans({**_SMALL_TO_LARGE, **_ARCHAIC, ord("ー"): None})
+# A vowel that only lengthens the kana before it: ウ or オ after the o-row, イ after the e-row.
+_LENGTHENING = re.compile(f"([{_O_ROW}])[ウオ]+|([{_E_ROW}])イ+")
 
 
 def is_kana(text: str) -> bool:
@@ -43,15 +47,4 @@ def phonetic_key(reading: str) -> str:
 
     サトウ, サトー, さとお and ｻﾄｳ all give サト; ショウヘイ and ショーヘー both give シヨヘ.
     """
-    kata = to_katakana(reading).translate(_SMALL_TO_LARGE).translate(_ARCHAIC)
-    out: list[str] = []
-    for char in kata:
-        if char == "ー":
-            continue
-        prev = out[-1] if out else ""
-        if char in "ウオ" and prev in _O_ROW:
-            continue
-        if char == "イ" and prev in _E_ROW:
-            continue
-        out.append(char)
-    return "".join(out)
+    return _LENGTHENING.sub(r"\1\2", to_katakana(reading).translate(_PHONETIC))

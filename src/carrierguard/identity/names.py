@@ -58,14 +58,27 @@ def _split(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=100_000)
+def _written(name: str) -> tuple[str, tuple[str, ...], bool]:
+    """The written name without punctuation or honorific, its folded parts, and whether
+    it is all kana. Cached apart from the reading: a name comes with and without one.
+    """
+    text = _strip_honorific(_PUNCT.sub("", nfkc(name)).strip())
+    return text, tuple(to_katakana(fold_variants(p)) for p in _split(text)), is_kana(text)
+
+
+@lru_cache(maxsize=100_000)
+def _reading(reading: str) -> tuple[str, ...]:
+    return tuple(to_katakana(p) for p in _split(nfkc(reading)))
+
+
+@lru_cache(maxsize=100_000)
 def normalize_name(name: str, reading: str | None = None) -> NormalizedName:
     """Normalise a written name and its optional reading (フリガナ)."""
-    text = _strip_honorific(_PUNCT.sub("", nfkc(name)).strip())
-    parts = [to_katakana(fold_variants(p)) for p in _split(text)]
+    text, parts, kana_only = _written(name)
     family, given = (parts[0], "".join(parts[1:])) if len(parts) >= 2 else (None, None)
-    if not reading and is_kana(text):
+    if not reading and kana_only:
         reading = text
-    reading_parts = [to_katakana(p) for p in _split(nfkc(reading or ""))]
+    reading_parts = _reading(reading) if reading else ()
     r_family, r_given = (
         (reading_parts[0], "".join(reading_parts[1:])) if len(reading_parts) >= 2 else (None, None)
     )
