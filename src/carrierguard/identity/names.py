@@ -45,6 +45,8 @@ class NormalizedName:
 
 
 def _strip_honorific(text: str) -> str:
+    if not text.endswith(_HONORIFICS + _KANA_HONORIFICS):
+        return text
     for honorific in _HONORIFICS + _KANA_HONORIFICS:
         stem = text[: -len(honorific)].rstrip()
         kanji_before = honorific in _HONORIFICS or bool(_KANJI.search(stem[-1:]))
@@ -94,4 +96,4 @@ def normalize_name(name: str, reading: str | None = None) -> NormalizedName:
 
 def normalize_written_name(name: str) -> str:
     """Written name without spaces, variants folded, kana in katakana: 髙橋　一郎様 -> 高橋一郎."""
-    return normalize_name(name).full
+    return "".join(_written(name)[1])  # normalize_name(name).full
