@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from carrierguard.audit import verify_chain
@@ -24,11 +25,16 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def svc() -> Iterator[ScreeningService]:
-    with fresh_postgres() as url:
-        service = service_for(url)
-        yield service
-        service.registry.engine.dispose()
+def url() -> Iterator[str]:
+    with fresh_postgres() as found:
+        yield found
+
+
+@pytest.fixture
+def svc(url: str) -> Iterator[ScreeningService]:
+    service = service_for(url)
+    yield service
+    service.registry.engine.dispose()
 
 
 def job(svc: ScreeningService, n: int = 1, key: str | None = None, digest: str = "") -> _Job:
@@ -103,3 +109,20 @@ def test_threads_waiting_together_are_served_in_groups() -> None:
     assert len(answers) == 6
     assert [len(g) for g in groups] == [1, 5]
     assert group_commit._leaders == 0 and not group_commit._waiting
+
+
+def test_a_connection_the_server_dropped_fails_no_request(svc: ScreeningService, url: str) -> None:
+    """The pool's connections are killed between two screenings (no pre-ping): the
+    group that meets a dead connection never committed, so it runs again on a new one."""
+    first = svc.screen(application()).record
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    second = svc.screen(application()).record
+    assert second.outcome is Outcome.APPROVE
+    assert len(svc.holder(first.holder_id).lines) == 2
