@@ -865,14 +865,12 @@ class BookImporter:
             workers = _worker_count()
             gc.freeze()  # the objects of the whole program so far: the collector skips them
             _protector, _for_postgres, _started = self.protector, postgres, datetime.now(UTC)
-            # Fork before the writer thread exists: a child must not inherit a held lock.
-            pool = (
-                multiprocessing.get_context("fork").Pool(workers, _worker_started)
-                if workers > 1
-                else None
-            )
+            pool: multiprocessing.pool.Pool | None = None
             writer: _Writer | None = None
             try:
+                # Fork before the writer thread exists: a child must not inherit a held lock.
+                if workers > 1:
+                    pool = multiprocessing.get_context("fork").Pool(workers, _worker_started)
                 sink = _PostgresSink(self.engine) if postgres else _SqliteSink(self.engine)
                 writer = _Writer(sink, report)
                 pending: deque[AsyncResult[tuple[PreparedChunk | None, list[RejectedRow]]]]
