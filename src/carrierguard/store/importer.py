@@ -17,10 +17,11 @@ holders' ids in.
 Two ways of writing to PostgreSQL:
 
 - into a registry that already holds data (which may be live): each chunk is its own
-  transaction, with ``synchronous_commit`` off for the import's session (a crash of
-  the database server may lose the chunks of its last moment that the import already
-  counted; nothing is ever half-written). A failed chunk stops the import; the chunks
-  before it stay committed and the report says where.
+  transaction, with ``synchronous_commit`` off; the import ends with a synchronous
+  COMMIT, which waits until every chunk before it is on disk, so the report never
+  counts a chunk a database crash could still lose (nothing is ever half-written).
+  A failed chunk stops the import; the chunks before it stay committed and the
+  report says where.
 - into an empty registry: the whole import is one transaction that locks the holders,
   their candidate keys and lines (screening waits), drops the foreign keys and the
   non-unique indexes of ``lines`` and ``holder_blocks`` and creates them again before
@@ -735,6 +736,11 @@ class _PostgresSink(_Sink):
                     cur.execute(statement)
                 if self._staging:
                     cur.execute("DROP TABLE IF EXISTS cg_import_holders")
+                if not self.bulk:
+                    # A transaction id makes this COMMIT write a record, and a synchronous
+                    # COMMIT waits until the WAL up to it (every chunk's asynchronous
+                    # commit before it) is on disk: what the report counts is durable.
+                    cur.execute("SELECT txid_current()")
             self.conn.commit()
             pending, self._pending = self._pending, 0
             return pending
