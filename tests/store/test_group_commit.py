@@ -9,13 +9,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 
 import psycopg
 import pytest
 
 from carrierguard.audit import verify_chain
 from carrierguard.contracts.applications import Outcome
-from carrierguard.contracts.service import ScreeningResult, ScreeningService, _GroupCommit, _Job
+from carrierguard.contracts.service import (
+    ScreeningResult,
+    ScreeningService,
+    _GroupCommit,
+    _Job,
+    _rounds,
+    _Screening,
+)
 from carrierguard.errors import IdempotencyKeyReused
 from carrierguard.store import audit
 from tests.dbs import fresh_postgres
@@ -35,6 +44,20 @@ def svc(url: str) -> Iterator[ScreeningService]:
     service = service_for(url)
     yield service
     service.registry.engine.dispose()
+
+
+def other(svc: ScreeningService) -> _Screening:
+    """A one-line application of another person."""
+    app = application()
+    holder = replace(app.holder, name="佐藤 花子", birth_date=date(1990, 2, 3))
+    return svc._prepare(
+        replace(app, holder=holder),
+        evidence=None,
+        submitted_by=None,
+        actor="cli",
+        idempotency_key=None,
+        request_hash="",
+    )
 
 
 def job(svc: ScreeningService, n: int = 1, key: str | None = None, digest: str = "") -> _Job:
@@ -61,6 +84,28 @@ def test_a_group_sees_its_own_earlier_screenings(svc: ScreeningService) -> None:
     assert len(svc.holder(holder).lines) == 6
     engine = svc.registry.engine
     assert verify_chain(audit.entries(engine), audit.head(engine)) == (4, None)
+
+
+def test_others_in_between_do_not_hide_a_holders_earlier_screening(
+    svc: ScreeningService,
+) -> None:
+    """A, B, A in one group: B's lookups go with A's, A's second waits and counts A's first."""
+    group = [job(svc, n=2), _Job(other(svc)), job(svc, n=4)]
+    assert [len(r) for r in _rounds([j.screening for j in group])] == [2, 1]
+    svc._screen_pg_batch(group)
+    first, middle, last = (j.result.record for j in group if j.result is not None)
+    assert first.outcome is Outcome.APPROVE and middle.outcome is Outcome.APPROVE
+    assert last.outcome is Outcome.REVIEW  # 2 held + 4 asked > 5
+    assert middle.holder_id != first.holder_id == last.holder_id
+
+
+def test_rounds_keep_order_and_split_at_a_shared_key(svc: ScreeningService) -> None:
+    """Screenings are split only where one shares a key with an earlier one in its run."""
+    a, b = job(svc).screening, other(svc)
+    keyed = job(svc, key="k").screening
+    assert _rounds([a, b]) == [[a, b]]
+    assert _rounds([a, b, a, b]) == [[a, b], [a, b]]
+    assert _rounds([keyed, b, keyed]) == [[keyed, b], [keyed]]
 
 
 def test_one_failing_screening_does_not_fail_its_group(svc: ScreeningService) -> None:

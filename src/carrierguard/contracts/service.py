@@ -48,6 +48,8 @@ from carrierguard.store.registry import (
     HolderRecord,
     LineRecord,
     NewApplication,
+    PgAsk,
+    PgLookup,
     Registry,
     RegistryTx,
 )
@@ -237,9 +239,10 @@ class ScreeningService:
     def _screen_pg_batch(self, batch: list[_Job]) -> None:
         """Several screenings in one transaction: one COMMIT (one WAL flush) for all.
 
-        They run one after another, so a later one sees what an earlier one wrote (the
-        same holder twice, the same Idempotency-Key twice). The audit entries go last,
-        in order, with the COMMIT; nobody hears an answer before the COMMIT returned.
+        Their lookups go together in one round trip, except that a screening sharing a
+        holder, a candidate key or an Idempotency-Key with an earlier one waits for the
+        next round trip, so that it sees what the earlier one wrote. The audit entries
+        go last, in order, with the COMMIT; nobody hears an answer before it returned.
         If any screening fails, the transaction is rolled back and each one runs alone,
         so that an error reaches only the request that caused it. A COMMIT whose outcome
         is unknown (the connection failed while it was sent) is not run again: every
@@ -250,11 +253,13 @@ class ScreeningService:
         try:
             with self.registry.write() as tx:
                 entries = []
-                for job in batch:
-                    result, entry = self._screen_pg_in(tx, job.screening)
-                    done.append(result)
-                    if entry is not None:
-                        entries.append(entry)
+                for round_ in _rounds([job.screening for job in batch]):
+                    found = tx.pg_lookups([_ask(s) for s in round_])
+                    for s, lookup in zip(round_, found, strict=True):
+                        result, entry = self._screen_pg_found(tx, s, lookup)
+                        done.append(result)
+                        if entry is not None:
+                            entries.append(entry)
                 committing = True
                 tx.pg_commit(entries)
         except StoreUnavailable as exc:
@@ -283,16 +288,13 @@ class ScreeningService:
         """Look up (one round trip), decide, and hold the writes back for the next round
         trip (a new holder or a review takes more). Returns the result and its audit
         entry, which the caller appends with the COMMIT."""
+        return self._screen_pg_found(tx, s, tx.pg_lookups([_ask(s)])[0])
+
+    def _screen_pg_found(
+        self, tx: RegistryTx, s: _Screening, found: PgLookup
+    ) -> tuple[ScreeningResult, dict[str, Any] | None]:
+        """``_screen_pg_in`` once the lookups are back."""
         application = s.application
-        claim = None
-        if s.idempotency_key is not None:
-            claim = (s.key_owner, s.idempotency_key, s.request_hash, s.now)
-        found = tx.pg_lookup(
-            identity_key=s.identity_key,
-            blocks=s.blocks,
-            line_count=len(application.lines),
-            claim=claim,
-        )
         if found.earlier is not None:
             return self._replay(tx, found.earlier, s.request_hash), None
         identity = IdentityVerdict(None, ())
@@ -521,6 +523,35 @@ class _Screening:
     request_hash: str
     identity_key: str
     blocks: list[str]
+
+
+def _ask(s: _Screening) -> PgAsk:
+    claim = None
+    if s.idempotency_key is not None:
+        claim = (s.key_owner, s.idempotency_key, s.request_hash, s.now)
+    return PgAsk(
+        identity_key=s.identity_key,
+        blocks=s.blocks,
+        line_count=len(s.application.lines),
+        claim=claim,
+    )
+
+
+def _rounds(screenings: list[_Screening]) -> list[list[_Screening]]:
+    """Consecutive runs of screenings that share no holder key, candidate key or
+    Idempotency-Key, in order: each run's lookups can go in one round trip."""
+    rounds: list[list[_Screening]] = []
+    seen: set[str] = set()
+    for s in screenings:
+        keys = {f"h:{s.identity_key}", *(f"b:{b}" for b in s.blocks)}
+        if s.idempotency_key is not None:
+            keys.add(f"i:{s.key_owner}:{s.idempotency_key}")
+        if not rounds or seen & keys:
+            rounds.append([])
+            seen = set()
+        rounds[-1].append(s)
+        seen |= keys
+    return rounds
 
 
 def _line_state(decision: Decision) -> LineState:

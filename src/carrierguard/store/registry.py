@@ -107,6 +107,16 @@ class PgLookup:
     line_ids: list[int]  # allocated, one per requested line
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PgAsk:
+    """What one screening looks up (``RegistryTx.pg_lookups``)."""
+
+    identity_key: str
+    blocks: Sequence[str]
+    line_count: int
+    claim: tuple[int, str, str, datetime] | None  # (api key id, key, request hash, now)
+
+
 _PG_CLAIM = (
     "INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at)"
     " VALUES (%s, %s, %s, %s) ON CONFLICT (api_key_id, key) DO NOTHING RETURNING api_key_id"
@@ -236,46 +246,35 @@ class RegistryTx:
     ) -> PgLookup:
         """Claim the idempotency key, lock the candidate keys and the holder, read its lines
         and allocate the new rows' ids: one round trip (the order of the locks is fixed)."""
+        ask = PgAsk(identity_key=identity_key, blocks=blocks, line_count=line_count, claim=claim)
+        return self.pg_lookups([ask])[0]
+
+    def pg_lookups(self, asks: Sequence[PgAsk]) -> list[PgLookup]:
+        """``pg_lookup`` for several screenings, in order, in one round trip. The caller
+        makes sure that none of them needs to see what an earlier one will write."""
         raw = self.raw
+        sent = []
         with raw.pipeline():
-            self._send_pending()  # an earlier screening's writes, in the same round trip
-            if claim is not None:
-                api_key_id, key, request_hash, now = claim
-                claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
-                earlier = raw.execute(_PG_EARLIER, (api_key_id, key))
-            if blocks:
-                raw.execute(_PG_LOCK_BLOCKS, (list(blocks),))
-            holder = raw.execute(_PG_HOLDER, (identity_key,))
-            held = raw.execute(
-                _PG_HOLDINGS,
-                {
-                    "identity_key": identity_key,
-                    "terminated": LineState.TERMINATED.value,
-                    "line_count": line_count,
-                },
-            )
-        used = None
-        if claim is not None and claimed.fetchone() is None:
-            row = earlier.fetchone()
-            assert row is not None
-            used = (str(row[0]), None if row[1] is None else int(row[1]))
-        found = holder.fetchone()
-        row = held.fetchone()
-        assert row is not None
-        application_id, line_ids, sims, states, opened = row
-        return PgLookup(
-            earlier=used,
-            holder_id=None if found is None else int(found[0]),
-            risk_flags=None if found is None else found[1],
-            holdings=[
-                Holding(SimType(sim), LineState(state), on)
-                for sim, state, on in zip(sims, states, opened, strict=True)
-            ]
-            if found is not None
-            else [],
-            application_id=int(application_id),
-            line_ids=[int(i) for i in line_ids],
-        )
+            self._send_pending()  # earlier screenings' writes, in the same round trip
+            for ask in asks:
+                claimed = earlier = None
+                if ask.claim is not None:
+                    api_key_id, key, request_hash, now = ask.claim
+                    claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
+                    earlier = raw.execute(_PG_EARLIER, (api_key_id, key))
+                if ask.blocks:
+                    raw.execute(_PG_LOCK_BLOCKS, (list(ask.blocks),))
+                holder = raw.execute(_PG_HOLDER, (ask.identity_key,))
+                held = raw.execute(
+                    _PG_HOLDINGS,
+                    {
+                        "identity_key": ask.identity_key,
+                        "terminated": LineState.TERMINATED.value,
+                        "line_count": ask.line_count,
+                    },
+                )
+                sent.append((claimed, earlier, holder, held))
+        return [_lookup(*cursors) for cursors in sent]
 
     def pg_insert_decision(
         self,
@@ -617,6 +616,36 @@ class RegistryTx:
             .values(revoked_at=now)
         )
         return bool(result.rowcount)
+
+
+def _lookup(
+    claimed: psycopg.Cursor[Any] | None,
+    earlier: psycopg.Cursor[Any] | None,
+    holder: psycopg.Cursor[Any],
+    held: psycopg.Cursor[Any],
+) -> PgLookup:
+    used = None
+    if claimed is not None and earlier is not None and claimed.fetchone() is None:
+        row = earlier.fetchone()
+        assert row is not None
+        used = (str(row[0]), None if row[1] is None else int(row[1]))
+    found = holder.fetchone()
+    allocated = held.fetchone()
+    assert allocated is not None
+    application_id, line_ids, sims, states, opened = allocated
+    return PgLookup(
+        earlier=used,
+        holder_id=None if found is None else int(found[0]),
+        risk_flags=None if found is None else found[1],
+        holdings=[
+            Holding(SimType(sim), LineState(state), on)
+            for sim, state, on in zip(sims, states, opened, strict=True)
+        ]
+        if found is not None
+        else [],
+        application_id=int(application_id),
+        line_ids=[int(i) for i in line_ids],
+    )
 
 
 def _application_values(new: NewApplication, now: datetime) -> dict[str, Any]:
