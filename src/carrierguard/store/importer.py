@@ -52,6 +52,7 @@ from typing import IO, Any
 
 import numpy as np
 import psycopg
+import structlog
 from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -67,6 +68,8 @@ from carrierguard.contracts.identity_link import candidate_strings
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
+
+log = structlog.get_logger("carrierguard.store.importer")
 
 #: CSV lines per chunk, about (a chunk ends on a record boundary).
 CHUNK_ROWS = 20_000
@@ -743,12 +746,29 @@ class _PostgresSink(_Sink):
                     cur.execute("SELECT txid_current()")
             self.conn.commit()
             pending, self._pending = self._pending, 0
+            if self.bulk:
+                self._analyze()
             return pending
         except BaseException:
             self.conn.rollback()
             raise
         finally:
             self._fairy.close()
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a bulk load (the data is committed already).
+
+        Statistics of tables that were empty say nothing of a million rows, and
+        autovacuum may be off or late. A failure here is logged, never reported as a
+        failed import.
+        """
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("ANALYZE holders, holder_blocks, lines")
+            self.conn.commit()
+        except psycopg.Error as exc:
+            self.conn.rollback()
+            log.warning("import_analyze_failed", error=exc.__class__.__name__)
 
     def abort(self) -> None:
         try:
