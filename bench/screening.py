@@ -21,6 +21,11 @@ holder (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
 counts its lines and inserts one, with psycopg / sqlite3 directly. It prints the
 ratio ours/bare of decisions per second. Target on PostgreSQL: 0.5 or more.
 
+On PostgreSQL it then runs the same bare transaction behind the same HTTP stack
+(``bare_http_app.py``: uvicorn with as many workers, FastAPI, a Pydantic body) and
+prints ours over that too: the share of the web framework is then on both sides, and
+what is left is the cost of CarrierGuard's own work.
+
 Under each figure it prints the CPU milliseconds per decision of the server's processes,
 PostgreSQL and this client, and how many cores all other processes of the machine used
 meanwhile (the machine is shared: a busy neighbour lowers both figures).
@@ -34,15 +39,19 @@ import http.client
 import json
 import os
 import random
+import signal
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -53,7 +62,7 @@ import psycopg
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # import_book, and tests.integration.live
 
-from tests.integration.live import LiveServer  # noqa: E402
+from tests.integration.live import LiveServer, free_port  # noqa: E402
 
 from carrierguard.contracts.book import parse_book_row  # noqa: E402
 from carrierguard.contracts.service import identity_string, sealed_fields  # noqa: E402
@@ -76,6 +85,7 @@ class Applicant:
     kind: str
     pii: bytes
     sim_type: str
+    bare_encoded: bytes = b""  # the body for the bare route behind the same HTTP stack
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,14 +187,23 @@ def applicants(
             "kyc": {"method": "ic_chip_mynumber"},
             "lines": [{"sim_type": sim}],
         }
+        key = protector.blind_index(identity_string(holder))
+        pii = protector.seal(sealed_fields(holder))
+        bare = {
+            "identity_key": key,
+            "kind": holder.kind.value,
+            "pii": base64.b64encode(pii).decode("ascii"),
+            "sim_type": sim,
+        }
         chosen.append(
             Applicant(
                 body,
                 json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                protector.blind_index(identity_string(holder)),
+                key,
                 holder.kind.value,
-                protector.seal(sealed_fields(holder)),
+                pii,
                 sim,
+                json.dumps(bare).encode("utf-8"),
             )
         )
     return chosen
@@ -231,9 +250,16 @@ def run_concurrently(
 
 def http_worker(live: LiveServer, token: str) -> Callable[[], Callable[[Applicant], str]]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return http_client(live.port, "/v1/applications", headers, lambda a: a.encoded)
+
+
+def http_client(
+    port: int, path: str, headers: dict[str, str], body: Callable[[Applicant], bytes]
+) -> Callable[[], Callable[[Applicant], str]]:
+    """One keep-alive HTTP connection per thread, posting ``body(applicant)`` to ``path``."""
 
     def make() -> Callable[[Applicant], str]:
-        conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         sent = 0
 
         def do(a: Applicant) -> str:
@@ -243,7 +269,7 @@ def http_worker(live: LiveServer, token: str) -> Callable[[], Callable[[Applican
                 # uvicorn's workers each keep the connections they accepted: reconnecting
                 # now and then spreads eight clients over the workers as many would be.
                 conn.close()
-            conn.request("POST", "/v1/applications", body=a.encoded, headers=headers)
+            conn.request("POST", path, body=body(a), headers=headers)
             r = conn.getresponse()
             data = r.read()
             if r.status != 201:
@@ -254,6 +280,34 @@ def http_worker(live: LiveServer, token: str) -> Callable[[], Callable[[Applican
         return do
 
     return make
+
+
+@contextmanager
+def bare_http_server(db_url: str, workers: int) -> Iterator[tuple[int, int]]:
+    """``bare_http_app`` under uvicorn with ``workers`` processes; yields (port, group)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_http_app:create", "--factory",
+         "--workers", str(workers), "--port", str(port), "--log-level", "warning",
+         "--no-access-log"],
+        cwd=BENCH,
+        env={**os.environ, "CG_BARE_DB": db_url},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("bare_http_app did not start") from None
+                time.sleep(0.1)
+        yield port, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 #: Bare connections stay open until the engine is done: a backend that exited before the
@@ -367,6 +421,14 @@ def bench_engine(kind: str, book: Path, args: argparse.Namespace, workdir: Path)
         bare = run_concurrently(work, args.concurrency, bare_make)
         while OPEN:
             OPEN.pop().close()
+        stack = None
+        if kind == "postgres":  # the same transaction behind uvicorn + FastAPI
+            with bare_http_server(db_url, args.workers) as (port, group):
+                make = http_client(
+                    port, "/bare", {"Content-Type": "application/json"}, lambda a: a.bare_encoded
+                )
+                run_concurrently(warm, args.concurrency, make)
+                stack = run_concurrently(work, args.concurrency, make, group)
     ratio = ours.per_second / bare.per_second
     print(
         f"{kind}: {args.apps:,} applications, concurrency {args.concurrency},"
@@ -380,6 +442,14 @@ def bench_engine(kind: str, book: Path, args: argparse.Namespace, workdir: Path)
     if kind == "postgres":
         verdict = f"  (target {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})"
     print(f"  ours/bare = {ratio:.2f}{verdict}", flush=True)
+    if stack is not None:
+        print(stack.line("bare behind uvicorn+FastAPI"))
+        print(stack.cpu_line())
+        print(
+            f"  ours/bare-behind-the-same-HTTP-stack = {ours.per_second / stack.per_second:.2f}"
+            "  (what CarrierGuard's own work costs, the web framework counted on both sides)",
+            flush=True,
+        )
     return ratio
 
 
