@@ -69,3 +69,36 @@ def test_cli_lists_held_messages_as_json_lines(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     (line,) = result.output.splitlines()
     assert json.loads(line)["id"] == entry_id
+
+
+def test_purge_removes_what_is_past_retention_and_nothing_else(tmp_path: Path) -> None:
+    """Entries received before the cutoff go (bytes, index, lock); later ones stay."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from carrierguard.cli.main import app
+
+    store = QuarantineStore(tmp_path)
+    old = [put(store, hour=1), put(store, hour=2)]
+    with store.locked(old[0]):
+        pass  # leaves a lock file behind, as release does
+    fresh = store.put(
+        b"Subject: new\r\n\r\nbody\r\n",
+        mail_from="a@shop.example",
+        recipients=("u@example.net",),
+        header_from="shop.example",
+        reasons=("DMARC_FAIL",),
+    ).id
+    orphan = tmp_path / ("f" * 24 + ".eml")  # bytes whose index entry a crash lost
+    orphan.write_bytes(b"x")
+    os.utime(orphan, (0, 0))
+    result = CliRunner().invoke(
+        app,
+        ["mail", "quarantine-purge", "--older-than-days", "30", "--quarantine-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 件削除" in result.output
+    assert [e.id for e in store.list(None)] == [fresh]
+    assert store.get(fresh) == b"Subject: new\r\n\r\nbody\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{fresh}.eml", f"{fresh}.json"])

@@ -73,10 +73,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    quarantine_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--quarantine-dir",
+            help="milter と共有する隔離先 / the milter's quarantine (CARRIERGUARD_QUARANTINE_DIR)",
+        ),
+    ] = None,
+    release_smtp: Annotated[
+        str | None,
+        typer.Option(
+            "--release-smtp",
+            help="隔離解除したメールの引渡し先 / HOST:PORT of Postfix's milter-less smtpd "
+            "(CARRIERGUARD_RELEASE_SMTP)",
+        ),
+    ] = None,
 ) -> None:
     """API とページを起動 / Run the API and pages (uvicorn)."""
     import uvicorn
 
+    from carrierguard.mail.release import SmtpRelay
+
+    if release_smtp is not None:
+        SmtpRelay.parse(release_smtp)  # a clear error now, not in every worker
+        os.environ["CARRIERGUARD_RELEASE_SMTP"] = release_smtp
+    if quarantine_dir is not None:
+        os.environ["CARRIERGUARD_QUARANTINE_DIR"] = str(quarantine_dir)
     settings = _settings(db, policy)
     load_policy(settings.policy_path)  # fail now, with file and line, not in a worker
     settings.resolved_data_key()  # create the key file once, before workers start

@@ -463,6 +463,25 @@ def quarantine_list(
         typer.echo(json.dumps(asdict(entry), ensure_ascii=False))
 
 
+@app.command("quarantine-purge")
+def quarantine_purge(
+    older_than_days: Annotated[
+        float, typer.Option("--older-than-days", min=0, help="保存期間 (日) / retention in days")
+    ],
+    quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+) -> None:
+    """保存期間を過ぎた隔離メールを削除 / remove held mail older than the retention period."""
+    from datetime import UTC, datetime, timedelta
+
+    from carrierguard.mail.quarantine import QuarantineStore
+
+    before = datetime.now(UTC) - timedelta(days=older_than_days)
+    removed = QuarantineStore(quarantine_dir).purge(before)
+    typer.echo(
+        f"{removed} 件削除 / removed (received before {before.isoformat(timespec='seconds')})"
+    )
+
+
 # --- recipients' filter strengths (M1, M3) -----------------------------------------------------
 recipients_app = typer.Typer(
     help="受信者ごとのフィルター強度 / each recipient's filter strength (弱/標準/強)",

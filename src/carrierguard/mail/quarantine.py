@@ -172,6 +172,28 @@ class QuarantineStore:
         self._write_entry(updated)
         return updated
 
+    def purge(self, before: datetime) -> int:
+        """Remove every message received before ``before`` (retention); returns how many.
+
+        The index entry goes first, so a message is never listed without its bytes; a
+        crash in between leaves only unlisted bytes, which the next purge removes.
+        """
+        removed = 0
+        cutoff = before.isoformat(timespec="seconds")
+        for entry in self.list(None):
+            if entry.received_at >= cutoff:
+                continue
+            with self.locked(entry.id):
+                (self.directory / f"{entry.id}.json").unlink(missing_ok=True)
+                (self.directory / f"{entry.id}.eml").unlink(missing_ok=True)
+            (self.directory / f".{entry.id}.lock").unlink(missing_ok=True)
+            removed += 1
+        for orphan in self.directory.glob("*.eml"):
+            listed = (self.directory / f"{orphan.stem}.json").exists()
+            if not listed and orphan.stat().st_mtime < before.timestamp():
+                orphan.unlink(missing_ok=True)
+        return removed
+
     @staticmethod
     def _checked(entry_id: str) -> str:
         if not entry_id.isalnum():
