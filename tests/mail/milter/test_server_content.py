@@ -144,3 +144,17 @@ def test_held_mail_names_link_domains_first_seen_this_week(tmp_path: Path) -> No
     now[0] += 8 * DAY
     assert "LINK_DOMAIN_NEW" not in codes()  # a week later it is no longer new
     assert codes()[0] == "CONTENT_MODEL_PHISHING"  # the verdict is still the model's
+
+
+def test_unreadable_body_keeps_the_authentication_verdict() -> None:
+    """Content that cannot be read is not evidence: the message is judged as if unscored."""
+    from carrierguard.mail.auth.check import Envelope
+    from carrierguard.mail.message import Message
+    from carrierguard.mail.verdict import CheckContext
+
+    stage = content_stage(FixedScorer(0.9), FixedStrengths())
+    context = CheckContext(Envelope(recipients=("a@example.net",)))
+    after = stage(Message.parse(b"\x00\x01 not a message"), context)
+    assert after.reasons == () and after.held_for == ()
+    assert ("content", "unreadable") in after.notes
+    assert after.phishing_probability is None
