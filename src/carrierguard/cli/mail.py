@@ -176,6 +176,14 @@ def milter(
             help="強度未設定の受信者 / strength for recipients who chose none: weak|standard|strong",
         ),
     ] = "standard",
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            help="Prometheus 指標の出力先 / metrics file for node_exporter's textfile collector "
+            "(refreshed every 15 s)",
+        ),
+    ] = None,
     strength: Annotated[
         list[str] | None,
         typer.Option(
@@ -261,10 +269,16 @@ def milter(
         for sink in sinks:
             sink(session, context)
 
+    from carrierguard.mail.milter.metrics import MilterMetrics
+
     server = MilterServer(
-        settings, stages, QuarantineStore(quarantine_dir), on_result=on_result if sinks else None
+        settings,
+        stages,
+        QuarantineStore(quarantine_dir),
+        on_result=on_result if sinks else None,
+        metrics=MilterMetrics() if metrics_file else None,
     )
-    asyncio.run(serve_forever(server, host, port))
+    asyncio.run(serve_forever(server, host, port, metrics_file=metrics_file))
 
 
 def _content_stage(

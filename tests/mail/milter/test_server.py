@@ -8,6 +8,7 @@ from pathlib import Path
 
 from carrierguard.mail.dns import StaticRecord, StaticResolver, Txt
 from carrierguard.mail.message import Message
+from carrierguard.mail.milter.metrics import MilterMetrics
 from carrierguard.mail.milter.server import MilterServer, parse_listen
 from carrierguard.mail.quarantine import QuarantineStore
 from carrierguard.mail.settings import MailSettings
@@ -39,8 +40,9 @@ async def exchange(
     mail_from: str,
     ip: str,
     rcpts: tuple[str, ...] = (),
+    metrics: MilterMetrics | None = None,
 ) -> list[tuple[bytes, bytes]]:
-    server = MilterServer(SETTINGS, stages, store)
+    server = MilterServer(SETTINGS, stages, store, metrics=metrics)
     listener = await server.start("127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     try:

@@ -158,3 +158,26 @@ def test_unreadable_body_keeps_the_authentication_verdict() -> None:
     assert after.reasons == () and after.held_for == ()
     assert ("content", "unreadable") in after.notes
     assert after.phishing_probability is None
+
+
+def test_metrics_count_actions_reasons_and_held_recipients(tmp_path: Path) -> None:
+    """The figures node_exporter reads: verdicts by action and reason, held recipients."""
+    from carrierguard.mail.milter.metrics import MilterMetrics
+
+    metrics = MilterMetrics()
+    store = QuarantineStore(tmp_path / "q")
+    raw = message("info@bank.example", "ご利用確認のお願い\r\n")
+    split = stages(0.01, {"a@example.net": "strong", "b@example.net": "weak"})
+    rcpts = ("a@example.net", "b@example.net")
+    for chosen in (split, stages(0.001, {})):
+        asyncio.run(exchange(chosen, store, raw, "info@bank.example", "192.0.2.5", rcpts, metrics))
+    target = tmp_path / "carrierguard.prom"
+    metrics.write(target)
+    text = target.read_text()
+    assert 'carrierguard_milter_messages_total{action="deliver"} 2.0' in text
+    assert (
+        'carrierguard_milter_reasons_total{action="deliver",code="CONTENT_MODEL_PHISHING"} 1.0'
+        in text
+    )
+    assert "carrierguard_milter_held_recipients_total 1.0" in text
+    assert "carrierguard_milter_eom_seconds_count 2.0" in text

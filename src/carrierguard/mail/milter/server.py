@@ -14,12 +14,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
 from carrierguard.errors import CarrierGuardError, MilterProtocolError
 from carrierguard.mail.auth.author import AuthorDomain
 from carrierguard.mail.message import Message
+from carrierguard.mail.milter.metrics import MilterMetrics
 from carrierguard.mail.milter.protocol import (
     SMFIF_DELRCPT,
     SMFIP_HDR_LEADSPC,
@@ -82,12 +84,14 @@ class MilterServer:
         *,
         on_result: ResultSink | None = None,
         keep_latencies: bool = False,
+        metrics: MilterMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.stages = list(stages)
         self.quarantine = quarantine
         self.on_result = on_result
         self.stats = MilterStats(eom_seconds=[] if keep_latencies else None)
+        self.metrics = metrics
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port)
@@ -147,6 +151,8 @@ class MilterServer:
             )
         except Exception as exc:  # every failure must end in a safe SMTP answer
             self.stats.errors += 1
+            if self.metrics is not None:
+                self.metrics.errors.inc()
             log.error(
                 "milter_check_failed",
                 queue_id=session.queue_id,
@@ -155,8 +161,11 @@ class MilterServer:
             )
             replies = [TempFail()] if self.settings.on_error == "tempfail" else [Accept()]
         self.stats.messages += 1
+        elapsed = time.perf_counter() - started
         if self.stats.eom_seconds is not None:
-            self.stats.eom_seconds.append(time.perf_counter() - started)
+            self.stats.eom_seconds.append(elapsed)
+        if self.metrics is not None:
+            self.metrics.eom_seconds.observe(elapsed)
         session.reset_message()
         return replies
 
@@ -190,12 +199,23 @@ class MilterServer:
             AddHeader(name, lead + value.replace("\r\n", "\n"))
             for name, value in context.add_headers
         )
+        replies, held = self._act(raw, session, context, edits)
+        if self.metrics is not None:
+            self.metrics.judged(verdict.action.value, (r.code for r in verdict.reasons), held)
+        return replies
+
+    def _act(
+        self, raw: bytes, session: MilterSession, context: CheckContext, edits: list[Reply]
+    ) -> tuple[list[Reply], int]:
+        """The replies for the verdict, and how many recipients lost their copy to the hold."""
+        verdict = context.verdict
+        assert verdict is not None
         if verdict.action is Action.REJECT:
-            return [ReplyCode(verdict.smtp_code, verdict.smtp_status, verdict.smtp_text)]
+            return [ReplyCode(verdict.smtp_code, verdict.smtp_status, verdict.smtp_text)], 0
         if verdict.action is Action.QUARANTINE:
             self._hold(raw, session, context, tuple(session.recipients))
             # Only now, with the copy durable, may the MTA forget the message.
-            return [Discard()]
+            return [Discard()], len(session.recipients)
         held = [r for r in session.recipients if r in context.held_for]
         if held and not session.can_delete_recipients:
             log.warning("milter_cannot_hold_for_some", queue_id=session.queue_id, held=len(held))
@@ -204,7 +224,8 @@ class MilterServer:
             # Stricter recipients lose this copy; theirs waits in the quarantine.
             self._hold(raw, session, context, tuple(held))
             edits.extend(DeleteRecipient(r) for r in held)
-        return [*edits, Continue()]
+            return [*edits, Continue()], len(held)
+        return [*edits, Continue()], 0
 
     def _hold(
         self, raw: bytes, session: MilterSession, context: CheckContext, recipients: tuple[str, ...]
@@ -231,8 +252,32 @@ class MilterServer:
         )
 
 
-async def serve_forever(server: MilterServer, host: str, port: int) -> None:
+async def serve_forever(
+    server: MilterServer,
+    host: str,
+    port: int,
+    *,
+    metrics_file: Path | None = None,
+    metrics_every: float = 15.0,
+) -> None:
     listener = await server.start(host, port)
     log.info("milter_listening", host=host, port=port)
-    async with listener:
-        await listener.serve_forever()
+    writer = None
+    if metrics_file is not None and server.metrics is not None:
+        writer = asyncio.create_task(_write_metrics(server.metrics, metrics_file, metrics_every))
+    try:
+        async with listener:
+            await listener.serve_forever()
+    finally:
+        if writer is not None:
+            writer.cancel()
+
+
+async def _write_metrics(metrics: MilterMetrics, path: Path, every: float) -> None:
+    """Refresh the metrics file every ``every`` seconds; a failed write is logged, not fatal."""
+    while True:
+        try:
+            await asyncio.to_thread(metrics.write, path)
+        except OSError as exc:
+            log.warning("milter_metrics_not_written", path=str(path), error=str(exc))
+        await asyncio.sleep(every)
