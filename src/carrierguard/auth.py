@@ -47,6 +47,7 @@ class Permission(StrEnum):
     QUARANTINE_READ = "quarantine:read"
     QUARANTINE_RELEASE = "quarantine:release"  # release and feedback
     RECIPIENTS_MANAGE = "recipients:manage"  # filter strength per recipient, awareness list
+    MAIL_FIGURES_READ = "mail_figures:read"  # false-block figures (counts only, no content)
 
 
 _R = Role
@@ -71,6 +72,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.QUARANTINE_READ: frozenset({_R.MAIL_OPERATOR}),
     Permission.QUARANTINE_RELEASE: frozenset({_R.MAIL_OPERATOR}),
     Permission.RECIPIENTS_MANAGE: frozenset({_R.MAIL_OPERATOR, _R.SYSTEM}),
+    Permission.MAIL_FIGURES_READ: frozenset({_R.MAIL_OPERATOR, _R.COMPLIANCE, _R.ADMIN}),
 }
 
 

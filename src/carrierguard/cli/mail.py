@@ -496,6 +496,45 @@ def quarantine_purge(
     )
 
 
+@app.command("false-blocks")
+def false_blocks(
+    days: Annotated[int, typer.Option("--days", min=1, help="集計期間 (日) / period in days")] = 30,
+    quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+) -> None:
+    """誤遮断の状況 (M4) / held mail later reported as not phishing, overall and by reason."""
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from carrierguard.mail.false_blocks import summarise
+    from carrierguard.mail.quarantine import QuarantineStore
+
+    until = datetime.now(UTC)
+    report = summarise(
+        QuarantineStore(quarantine_dir).list(None), until - timedelta(days=days), until
+    )
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value * 100:.2f}%"
+
+    table = Table(title=f"誤遮断 / false blocks, {days} 日 / days")
+    for column in ("理由 / reason", "隔離 / held", "誤遮断 / false", "フィッシング / phishing",
+                   "確認済み中の誤遮断率 / share of reviewed"):  # fmt: skip
+        table.add_column(column)
+    for r in report.by_reason:
+        table.add_row(r.code, str(r.held), str(r.false_blocks), str(r.catches),
+                      pct(r.rate_among_reviewed))  # fmt: skip
+    table.add_row("ALL", str(report.held), str(report.false_blocks), str(report.catches),
+                  pct(report.rate_among_reviewed), style="bold")  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(
+        f"確認済みの誤遮断率 (下限) / confirmed false-block rate (lower bound): "
+        f"{pct(report.confirmed_rate)}; 配送済 / released: {report.released}"
+    )
+
+
 # --- recipients' filter strengths (M1, M3) -----------------------------------------------------
 recipients_app = typer.Typer(
     help="受信者ごとのフィルター強度 / each recipient's filter strength (弱/標準/強)",

@@ -9,7 +9,7 @@ by ``system`` (the carrier's customer portal, where a subscriber picks 弱/標�
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from carrierguard.auth import Permission
 from carrierguard.config import Settings
 from carrierguard.contracts.service import ScreeningService
+from carrierguard.mail.false_blocks import FalseBlockReport, summarise
 from carrierguard.mail.quarantine import STATES, QuarantineEntry, QuarantineStore
 from carrierguard.mail.recipients import normalized_address
 from carrierguard.mail.release import SmtpRelay, record_feedback, release
@@ -199,6 +200,61 @@ def feedback_on_quarantined(
     )
     audit_mail_action(service, caller.actor, "quarantine.feedback", entry_id, {"label": body.label})
     return to_out(entry)
+
+
+class ReasonFiguresOut(BaseModel):
+    code: str
+    held: int
+    false_blocks: int
+    catches: int
+    rate_among_reviewed: float | None
+
+
+class FalseBlocksOut(BaseModel):
+    since: datetime
+    until: datetime
+    held: int
+    false_blocks: int
+    catches: int
+    released: int
+    confirmed_rate: float | None
+    rate_among_reviewed: float | None
+    by_reason: list[ReasonFiguresOut]
+
+
+def false_block_figures(ops: MailOps, days: int) -> FalseBlockReport:
+    until = datetime.now(UTC)
+    return summarise(ops.quarantine.list(None), until - timedelta(days=days), until)
+
+
+@router.get("/false-blocks", response_model=FalseBlocksOut, responses=ERRORS)
+def false_blocks(
+    ops: Ops,
+    _: Annotated[Caller, Depends(require(Permission.MAIL_FIGURES_READ))],
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> FalseBlocksOut:
+    """誤遮断の状況 (M4) / held mail later labelled "not phishing", overall and by reason."""
+    report = false_block_figures(ops, days)
+    return FalseBlocksOut(
+        since=report.since,
+        until=report.until,
+        held=report.held,
+        false_blocks=report.false_blocks,
+        catches=report.catches,
+        released=report.released,
+        confirmed_rate=report.confirmed_rate,
+        rate_among_reviewed=report.rate_among_reviewed,
+        by_reason=[
+            ReasonFiguresOut(
+                code=r.code,
+                held=r.held,
+                false_blocks=r.false_blocks,
+                catches=r.catches,
+                rate_among_reviewed=r.rate_among_reviewed,
+            )
+            for r in report.by_reason
+        ],
+    )
 
 
 @router.put("/recipients/{address}", response_model=RecipientOut, responses=ERRORS)

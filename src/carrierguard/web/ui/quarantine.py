@@ -6,6 +6,7 @@ The body of a held message is shown only when asked for, and each showing is aud
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from carrierguard.auth import Permission, allowed
 from carrierguard.errors import CarrierGuardError, MailUnreadable, NotFound, PermissionDenied
 from carrierguard.mail.content.extract import read_message
+from carrierguard.mail.false_blocks import summarise
 from carrierguard.mail.quarantine import STATES
 from carrierguard.mail.release import record_feedback, release
 from carrierguard.web.api.mail import MailOps, audit_mail_action
@@ -23,6 +25,7 @@ from carrierguard.web.ui.pages import _check_csrf, _lang, _session, _to_login, r
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_CHARS = 4000
+FIGURE_DAYS = 30
 
 
 def _operator(request: Request, permission: Permission) -> Session | None:
@@ -52,7 +55,11 @@ def held_list(request: Request, state: str = "held") -> Response:
     if session is None:
         return _to_login()
     chosen = state if state in (*STATES, "all") else "held"
-    entries = _ops(request).quarantine.list(None if chosen == "all" else chosen)
+    ops = _ops(request)
+    everything = ops.quarantine.list(None)
+    entries = [e for e in everything if chosen == "all" or e.state == chosen]
+    until = datetime.now(UTC)
+    figures = summarise(everything, until - timedelta(days=FIGURE_DAYS), until)
     return render(
         request,
         "quarantine.html",
@@ -60,6 +67,8 @@ def held_list(request: Request, state: str = "held") -> Response:
         entries=entries[:500],
         states=STATES,
         selected_state=chosen,
+        figures=figures,
+        figure_days=FIGURE_DAYS,
     )
 
 
