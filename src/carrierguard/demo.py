@@ -239,6 +239,10 @@ def scan_demo_mail(console: Console) -> None:
         verdicts = [
             f"[{VERDICT_STYLE.get(r.verdict or '', 'white')}]{r.verdict}[/]" for r in results
         ]
-        reasons = "\n".join(r["message_ja"] for r in first.reasons[:3]) or "—"
+        # The reasons of the mildest strength that holds it; a message every strength
+        # delivers needs none (its evidence is still in `mail scan`'s JSON).
+        holding = next((r for r in results if r.verdict != "deliver"), None)
+        shown = holding.reasons[:3] if holding else ()
+        reasons = "\n".join(r["message_ja"] for r in shown) or "—"
         table.add_row(item.name, f"{first.phishing_probability or 0:.3f}", *verdicts, reasons)
     console.print(table)

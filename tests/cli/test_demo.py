@@ -25,5 +25,8 @@ def test_demo_shows_each_decision_and_strengths_that_differ(tmp_path: Path) -> N
     assert verdicts["04-team-meeting.eml"] == ["deliver"] * 3
     # A mild lure: only the strong filter holds it.
     assert verdicts["05-account-check.eml"] == ["deliver", "deliver", "quarantine"]
+    # Reasons are shown for what some strength holds, not for mail every strength delivers.
+    assert re.search(r"03-order-confirmation\.eml .*│ —", result.output)
+    assert re.search(r"05-account-check\.eml .*│ 内容の判定: phishing", result.output)
     again = CliRunner().invoke(app, ["demo", "--db", db, "--reset"], env={"COLUMNS": "200"})
     assert again.exit_code == 0  # --reset makes it repeatable
