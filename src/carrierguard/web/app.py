@@ -96,7 +96,7 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(admin_router)
     app.include_router(events_router)
-    app.state.mail = MailOps(settings)
+    app.state.mail = MailOps(settings, svc)
     app.include_router(mail_router)
     app.state.accounts = Accounts(svc.registry, svc.protector)
     app.include_router(pages_router)

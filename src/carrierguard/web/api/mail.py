@@ -36,10 +36,14 @@ ADDRESS_PATTERN = r"^[^\s<>@]{1,64}@[^\s<>@]{1,253}$"
 
 
 class MailOps:
-    """What the mail routes work on, from the settings; the quarantine opens on first use."""
+    """The quarantine operations, each with its audit entry, for the API and the pages.
 
-    def __init__(self, settings: Settings) -> None:
+    Built from the settings; the quarantine directory opens on first use.
+    """
+
+    def __init__(self, settings: Settings, service: ScreeningService) -> None:
         self.settings = settings
+        self.service = service
         self.relay = SmtpRelay.parse(settings.release_smtp)
         self.feedback_dir = settings.feedback_dir
 
@@ -56,6 +60,50 @@ class MailOps:
         from carrierguard.mail.reputation import RedisReputationStore
 
         return RedisReputationStore(redis.Redis.from_url(self.settings.reputation_redis))
+
+    def read(self, entry_id: str, actor: str, **context: str) -> bytes:
+        """The held bytes; every read of a message body is audited."""
+        raw = self.quarantine.get(entry_id)
+        self._audit(actor, "quarantine.read", entry_id, {"size": len(raw), **context})
+        return raw
+
+    async def release(self, entry_id: str, actor: str, **context: str) -> QuarantineEntry:
+        entry = await release(self.quarantine, entry_id, self.relay, actor=actor)
+        payload = {"recipients": len(entry.recipients), "reasons": list(entry.reasons)}
+        self._audit(actor, "quarantine.released", entry_id, {**payload, **context})
+        return entry
+
+    def label(self, entry_id: str, label: str, actor: str, **context: str) -> QuarantineEntry:
+        entry = record_feedback(
+            self.quarantine,
+            entry_id,
+            label,
+            actor=actor,
+            feedback_dir=self.feedback_dir,
+            reputation=self.reputation,
+        )
+        self._audit(actor, "quarantine.feedback", entry_id, {"label": label, **context})
+        return entry
+
+    def false_blocks(
+        self, days: int, entries: list[QuarantineEntry] | None = None
+    ) -> FalseBlockReport:
+        """Figures for the messages held in the last ``days`` days (``entries``: every
+        entry, when the caller has read them already)."""
+        until = datetime.now(UTC)
+        held = self.quarantine.list(None) if entries is None else entries
+        return summarise(held, until - timedelta(days=days), until)
+
+    def _audit(self, actor: str, action: str, entry_id: str, payload: dict[str, Any]) -> None:
+        with self.service.registry.write() as tx:
+            audit.append(
+                tx.conn,
+                actor=actor,
+                action=action,
+                subject=f"quarantine:{entry_id}",
+                payload=payload,
+                now=datetime.now(UTC),
+            )
 
 
 def get_mail_ops(request: Request) -> MailOps:
@@ -108,21 +156,6 @@ class UnsetRecipientsOut(BaseModel):
     next_after: str | None
 
 
-def audit_mail_action(
-    service: ScreeningService, actor: str, action: str, entry_id: str, payload: dict[str, Any]
-) -> None:
-    """One audit entry for a read, release or label of held mail."""
-    with service.registry.write() as tx:
-        audit.append(
-            tx.conn,
-            actor=actor,
-            action=action,
-            subject=f"quarantine:{entry_id}",
-            payload=payload,
-            now=datetime.now(UTC),
-        )
-
-
 @router.get("/quarantine", response_model=list[QuarantineOut], responses=ERRORS)
 def list_quarantine(
     ops: Ops,
@@ -153,32 +186,20 @@ def get_quarantined(
 def get_quarantined_message(
     entry_id: QuarantineId,
     ops: Ops,
-    service: Service,
     caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_READ))],
 ) -> Response:
     """The held message itself, as stored (this read is audited)."""
-    raw = ops.quarantine.get(entry_id)
-    audit_mail_action(service, caller.actor, "quarantine.read", entry_id, {"size": len(raw)})
-    return Response(raw, media_type="message/rfc822")
+    return Response(ops.read(entry_id, caller.actor), media_type="message/rfc822")
 
 
 @router.post("/quarantine/{entry_id}/release", response_model=QuarantineOut, responses=MAIL_ERRORS)
 async def release_quarantined(
     entry_id: QuarantineId,
     ops: Ops,
-    service: Service,
     caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_RELEASE))],
 ) -> QuarantineOut:
     """Deliver a held message to its recipients unchanged (409 if it is not held)."""
-    entry = await release(ops.quarantine, entry_id, ops.relay, actor=caller.actor)
-    audit_mail_action(
-        service,
-        caller.actor,
-        "quarantine.released",
-        entry_id,
-        {"recipients": len(entry.recipients), "reasons": list(entry.reasons)},
-    )
-    return to_out(entry)
+    return to_out(await ops.release(entry_id, caller.actor))
 
 
 @router.post("/quarantine/{entry_id}/feedback", response_model=QuarantineOut, responses=ERRORS)
@@ -186,20 +207,10 @@ def feedback_on_quarantined(
     entry_id: QuarantineId,
     body: FeedbackIn,
     ops: Ops,
-    service: Service,
     caller: Annotated[Caller, Depends(require(Permission.QUARANTINE_RELEASE))],
 ) -> QuarantineOut:
     """ "phishing" or "not_phishing": feeds the domain reputation and the next training."""
-    entry = record_feedback(
-        ops.quarantine,
-        entry_id,
-        body.label,
-        actor=caller.actor,
-        feedback_dir=ops.feedback_dir,
-        reputation=ops.reputation,
-    )
-    audit_mail_action(service, caller.actor, "quarantine.feedback", entry_id, {"label": body.label})
-    return to_out(entry)
+    return to_out(ops.label(entry_id, body.label, caller.actor))
 
 
 class ReasonFiguresOut(BaseModel):
@@ -222,11 +233,6 @@ class FalseBlocksOut(BaseModel):
     by_reason: list[ReasonFiguresOut]
 
 
-def false_block_figures(ops: MailOps, days: int) -> FalseBlockReport:
-    until = datetime.now(UTC)
-    return summarise(ops.quarantine.list(None), until - timedelta(days=days), until)
-
-
 @router.get("/false-blocks", response_model=FalseBlocksOut, responses=ERRORS)
 def false_blocks(
     ops: Ops,
@@ -234,7 +240,7 @@ def false_blocks(
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> FalseBlocksOut:
     """誤遮断の状況 (M4) / held mail later labelled "not phishing", overall and by reason."""
-    report = false_block_figures(ops, days)
+    report = ops.false_blocks(days)
     return FalseBlocksOut(
         since=report.since,
         until=report.until,

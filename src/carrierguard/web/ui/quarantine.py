@@ -6,19 +6,16 @@ The body of a held message is shown only when asked for, and each showing is aud
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from carrierguard.auth import Permission, allowed
-from carrierguard.errors import CarrierGuardError, MailUnreadable, NotFound, PermissionDenied
+from carrierguard.errors import CarrierGuardError, MailUnreadable, PermissionDenied
 from carrierguard.mail.content.extract import read_message
-from carrierguard.mail.false_blocks import summarise
 from carrierguard.mail.quarantine import STATES
-from carrierguard.mail.release import record_feedback, release
-from carrierguard.web.api.mail import MailOps, audit_mail_action
+from carrierguard.web.api.mail import MailOps
 from carrierguard.web.ui.accounts import Session
 from carrierguard.web.ui.i18n import translator
 from carrierguard.web.ui.pages import _check_csrf, _lang, _session, _to_login, render
@@ -43,12 +40,6 @@ def _ops(request: Request) -> MailOps:
     return ops
 
 
-def _checked_id(entry_id: str) -> str:
-    if len(entry_id) != 24 or not all(c in "0123456789abcdef" for c in entry_id):
-        raise NotFound(f"bad quarantine id {entry_id!r}", message_ja="隔離 ID が不正です。")
-    return entry_id
-
-
 @router.get("/quarantine", response_class=HTMLResponse)
 def held_list(request: Request, state: str = "held") -> Response:
     session = _operator(request, Permission.QUARANTINE_READ)
@@ -58,8 +49,6 @@ def held_list(request: Request, state: str = "held") -> Response:
     ops = _ops(request)
     everything = ops.quarantine.list(None)
     entries = [e for e in everything if chosen == "all" or e.state == chosen]
-    until = datetime.now(UTC)
-    figures = summarise(everything, until - timedelta(days=FIGURE_DAYS), until)
     return render(
         request,
         "quarantine.html",
@@ -67,7 +56,7 @@ def held_list(request: Request, state: str = "held") -> Response:
         entries=entries[:500],
         states=STATES,
         selected_state=chosen,
-        figures=figures,
+        figures=ops.false_blocks(FIGURE_DAYS, everything),
         figure_days=FIGURE_DAYS,
     )
 
@@ -78,17 +67,10 @@ def held_item(request: Request, entry_id: str, body: str = "", flash: str = "") 
     if session is None:
         return _to_login()
     ops = _ops(request)
-    entry = ops.quarantine.entry(_checked_id(entry_id))
+    entry = ops.quarantine.entry(entry_id)
     subject, preview = "", None
     if body:
-        raw = ops.quarantine.get(entry.id)
-        audit_mail_action(
-            request.app.state.service,
-            session.user.actor,
-            "quarantine.read",
-            entry.id,
-            {"size": len(raw), "via": "page"},
-        )
+        raw = ops.read(entry.id, session.user.actor, via="page")
         try:
             text = read_message(raw)
             subject, preview = text.subject, text.body[:PREVIEW_CHARS]
@@ -114,20 +96,10 @@ async def release_item(
     if session is None:
         return _to_login()
     _check_csrf(session, csrf)
-    ops = _ops(request)
     try:
-        entry = await release(
-            ops.quarantine, _checked_id(entry_id), ops.relay, actor=session.user.actor
-        )
+        entry = await _ops(request).release(entry_id, session.user.actor, via="page")
     except CarrierGuardError as exc:
         return _failed(request, session, entry_id, exc)
-    audit_mail_action(
-        request.app.state.service,
-        session.user.actor,
-        "quarantine.released",
-        entry.id,
-        {"recipients": len(entry.recipients), "reasons": list(entry.reasons), "via": "page"},
-    )
     return RedirectResponse(f"/quarantine/{entry.id}?flash=q_released", status_code=303)
 
 
@@ -142,27 +114,12 @@ def feedback_item(
     if session is None:
         return _to_login()
     _check_csrf(session, csrf)
-    ops = _ops(request)
-    entry = record_feedback(
-        ops.quarantine,
-        _checked_id(entry_id),
-        label,
-        actor=session.user.actor,
-        feedback_dir=ops.feedback_dir,
-        reputation=ops.reputation,
-    )
-    audit_mail_action(
-        request.app.state.service,
-        session.user.actor,
-        "quarantine.feedback",
-        entry.id,
-        {"label": label, "via": "page"},
-    )
+    entry = _ops(request).label(entry_id, label, session.user.actor, via="page")
     return RedirectResponse(f"/quarantine/{entry.id}?flash=q_feedback_saved", status_code=303)
 
 
 def _failed(request: Request, session: Session, entry_id: str, exc: CarrierGuardError) -> Response:
-    entry = _ops(request).quarantine.entry(_checked_id(entry_id))
+    entry = _ops(request).quarantine.entry(entry_id)
     message = exc.message if _lang(request) == "en" else exc.message_ja
     return render(
         request,
