@@ -562,7 +562,6 @@ def recipients_set(
     from datetime import UTC, datetime
 
     from carrierguard.mail.recipients import checked_strength, normalized_address
-    from carrierguard.store import audit
     from carrierguard.store.mail_schema import set_recipient_strength
 
     chosen = None if strength == "unset" else checked_strength(strength)
@@ -575,14 +574,6 @@ def recipients_set(
     now = datetime.now(UTC)
     with _recipients_engine(db).begin() as conn:
         set_recipient_strength(conn, normal, chosen, now=now, actor="cli")
-        audit.append(
-            conn,
-            actor="cli",
-            action="recipient.strength",
-            subject=f"recipient:{normal}",
-            payload={"strength": chosen},
-            now=now,
-        )
     typer.echo(f"{normal}: {chosen or 'unset'}")
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carrierguard.mail.reports.aggregate import DmarcResultRow
+from carrierguard.store import audit
 from carrierguard.store.schema import Id, metadata
 
 dmarc_results = Table(
@@ -170,10 +171,21 @@ def recipient_strengths(conn: Connection, addresses: Iterable[str]) -> dict[str,
 def set_recipient_strength(
     conn: Connection, address: str, strength: str | None, *, now: datetime, actor: str
 ) -> None:
-    """Choose (or, with None, clear) one recipient's strength; creates the row if needed."""
+    """Choose (or, with None, clear) one recipient's strength; creates the row if needed.
+
+    Every change is appended to the audit trail in the same transaction.
+    """
     values = {"strength": strength, "updated_at": now, "updated_by": actor}
     stmt = _dialect_insert(conn, mail_recipients).values(address=address, first_seen=now, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["address"], set_=values))
+    audit.append(
+        conn,
+        actor=actor,
+        action="recipient.strength",
+        subject=f"recipient:{address}",
+        payload={"strength": strength},
+        now=now,
+    )
 
 
 def unset_recipients(

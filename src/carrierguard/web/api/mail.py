@@ -277,14 +277,6 @@ def set_strength(
     now = datetime.now(UTC)
     with service.registry.write() as tx:
         set_recipient_strength(tx.conn, normal, body.strength, now=now, actor=caller.actor)
-        audit.append(
-            tx.conn,
-            actor=caller.actor,
-            action="recipient.strength",
-            subject=f"recipient:{normal}",
-            payload={"strength": body.strength},
-            now=now,
-        )
     return RecipientOut(address=normal, strength=body.strength)
 
 
