@@ -220,6 +220,7 @@ def milter(
     except ValueError as exc:
         raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
+    engine = _migrated_engine(db) if db else None  # strengths and DMARC rows share it
     stages = standard_stages(resolver, settings)
     stages.insert(-1, reputation_stage(_reputation_store(reputation_redis)))
     if content:
@@ -229,7 +230,7 @@ def milter(
                 content_model,
                 default_strength,
                 strength or [],
-                db,
+                engine,
                 settings.enforce,
                 _reputation_store(reputation_redis, "cg:linkdomain:"),
             ),
@@ -242,8 +243,8 @@ def milter(
         internal = AllowList.parse(internal_network or [])
         stages.insert(0, signing_stage(_signers(dkim_key), internal))
     sinks: list[ResultSink] = []
-    if db:
-        sinks.append(_dmarc_recorder(db))
+    if engine is not None:
+        sinks.append(_dmarc_recorder(engine))
     if failure_reports:
         from carrierguard.mail.reports.failure import FailureReporter, FailureReportPolicy
 
@@ -285,7 +286,7 @@ def _content_stage(
     model_path: Path | None,
     default: str,
     chosen: list[str],
-    db: str | None,
+    engine: Engine | None,
     enforce: bool,
     link_domains: ReputationStore,
 ) -> Stage:
@@ -304,15 +305,20 @@ def _content_stage(
             )
         fixed[address] = checked_strength(value)
     book: FixedStrengths | StoredStrengths = FixedStrengths(fixed, checked_strength(default))
-    if db and not fixed:
-        from carrierguard.store.engine import create_store_engine, migrate
-
-        engine = create_store_engine(db)
-        migrate(engine)
+    if engine is not None and not fixed:
         book = StoredStrengths(engine, default)
     return content_stage(
         model_io.load(model_path), book, enforce=enforce, link_domains=link_domains
     )
+
+
+def _migrated_engine(url: str) -> Engine:
+    """One engine on a database whose schema is up to date."""
+    from carrierguard.store.engine import create_store_engine, migrate
+
+    engine = create_store_engine(url)
+    migrate(engine)
+    return engine
 
 
 def _reputation_store(url: str | None, prefix: str = "cg:reputation:") -> ReputationStore:
@@ -338,16 +344,12 @@ def _signers(specs: list[str]) -> dict[str, DkimSigner]:
     return signers
 
 
-def _dmarc_recorder(url: str) -> ResultSink:
+def _dmarc_recorder(engine: Engine) -> ResultSink:
     """Store one row per DMARC-evaluated message for the aggregate reports."""
     from datetime import UTC, datetime
 
     from carrierguard.mail.reports.aggregate import row_from_report
-    from carrierguard.store.engine import create_store_engine, migrate
     from carrierguard.store.mail_schema import record_dmarc_result
-
-    engine = create_store_engine(url)
-    migrate(engine)
 
     def record(session: MilterSession, context: CheckContext) -> None:
         if context.auth is None:
@@ -406,7 +408,6 @@ def dmarc_report(
     from datetime import UTC, datetime
 
     from carrierguard.mail.reports.job import build_reports, deliver
-    from carrierguard.store.engine import create_store_engine, migrate
     from carrierguard.store.mail_schema import dmarc_results_between
 
     try:
@@ -416,8 +417,7 @@ def dmarc_report(
         raise InvalidInput(
             f"dates must be YYYY-MM-DD: {exc}", message_ja=f"日付は YYYY-MM-DD 形式です: {exc}"
         ) from exc
-    engine = create_store_engine(db)
-    migrate(engine)
+    engine = _migrated_engine(db)
     with engine.connect() as conn:
         reports = build_reports(
             dmarc_results_between(conn, begin, end),
@@ -544,14 +544,6 @@ app.add_typer(recipients_app, name="recipients")
 DbUrl = Annotated[str, typer.Option("--db", help="データベース URL / database URL")]
 
 
-def _recipients_engine(db: str) -> Engine:
-    from carrierguard.store.engine import create_store_engine, migrate
-
-    engine = create_store_engine(db)
-    migrate(engine)
-    return engine
-
-
 @recipients_app.command("set")
 def recipients_set(
     address: Annotated[str, typer.Argument(help="受信者アドレス / recipient address")],
@@ -572,7 +564,7 @@ def recipients_set(
             message_ja=f"メールアドレスではありません: {address!r}",
         )
     now = datetime.now(UTC)
-    with _recipients_engine(db).begin() as conn:
+    with _migrated_engine(db).begin() as conn:
         set_recipient_strength(conn, normal, chosen, now=now, actor="cli")
     typer.echo(f"{normal}: {chosen or 'unset'}")
 
@@ -591,7 +583,7 @@ def recipients_unset(
 
     from carrierguard.store.mail_schema import unset_recipients
 
-    engine = _recipients_engine(db)
+    engine = _migrated_engine(db)
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     count, after = 0, ""
     try:
@@ -637,7 +629,7 @@ def recipients_notify(
     from carrierguard.mail.release import SmtpRelay
     from carrierguard.store.mail_schema import count_unset
 
-    engine = _recipients_engine(db)
+    engine = _migrated_engine(db)
     with engine.connect() as conn:
         remaining = count_unset(conn, not_notified=True)
     total = min(remaining, limit) if limit else remaining
