@@ -23,6 +23,7 @@ from carrierguard.contracts.assurance import (
     with_findings,
 )
 from carrierguard.contracts.assurance_jwks import AssuranceKeyring, needs_key_refresh
+from carrierguard.contracts.assurance_reasons import Finding
 from carrierguard.contracts.cases import open_case
 from carrierguard.contracts.decide import decide
 from carrierguard.contracts.identity_link import (
@@ -194,17 +195,7 @@ class ScreeningService:
             )
             tx.insert_blocks(holder_id, s.blocks)
             holdings = tx.holdings(holder_id)
-            decision = self._decide(
-                application,
-                holdings,
-                s.evidence,
-                s.policy,
-                s.keys,
-                s.keyring,
-                s.now,
-                tx.resale_assessment(holder_id),
-                identity,
-            )
+            decision = self._decide(s, holdings, tx.resale_assessment(holder_id), identity)
             state = INITIAL_STATE[decision.outcome]
             application_id = tx.insert_application(
                 _new_application(s, holder_id, decision, state), s.now
@@ -310,17 +301,7 @@ class ScreeningService:
             if not created:  # a new holder has neither lines nor an assessment yet
                 holdings = tx.holdings(holder_id)
                 resale = tx.resale_assessment(holder_id)
-        decision = self._decide(
-            application,
-            holdings,
-            s.evidence,
-            s.policy,
-            s.keys,
-            s.keyring,
-            s.now,
-            resale,
-            identity,
-        )
+        decision = self._decide(s, holdings, resale, identity)
         state = INITIAL_STATE[decision.outcome]
         new_lines: list[LineRecord] = []
         if decision.outcome is not Outcome.REFUSE:
@@ -417,27 +398,24 @@ class ScreeningService:
 
     def _decide(
         self,
-        application: Application,
+        s: _Screening,
         holdings: list[Holding],
-        evidence: AssuranceEvidence,
-        policy: Policy,
-        keys: AssuranceKeys,
-        keyring: AssuranceKeyring,
-        now: datetime,
         resale: ResaleAssessment | None,
         identity: IdentityVerdict,
     ) -> Decision:
         """The cap decision with the assurance findings (KYC, MFA, corporate, resale) and an
         ambiguous identity folded in."""
+        application, policy = s.application, s.policy
         decision = decide(application, holdings, policy)
-        findings = assess_assurance(
-            application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
-        )
-        if needs_key_refresh(findings):  # the IdP may have rotated its keys
-            keys = keyring.keys_for(evidence, refresh=True)
-            findings = assess_assurance(
-                application, holdings, evidence, policy.assurance, keys, now=now, resale=resale
+
+        def findings_with(keys: AssuranceKeys) -> tuple[Finding, ...]:
+            return assess_assurance(
+                application, holdings, s.evidence, policy.assurance, keys, now=s.now, resale=resale
             )
+
+        findings = findings_with(s.keys)
+        if needs_key_refresh(findings):  # the IdP may have rotated its keys
+            findings = findings_with(s.keyring.keys_for(s.evidence, refresh=True))
         ambiguous = identity.finding()
         if ambiguous is not None:
             findings = (*findings, ambiguous)
