@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -82,7 +83,7 @@ async def release(
             ) from exc
         if refused:
             log.warning("release_partly_refused", entry=entry_id, refused=len(refused))
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        now = datetime.now(UTC).isoformat(timespec="seconds")  # as ``put`` stamps received_at
         updated = store.mark(entry_id, "released", released_at=now, released_by=actor)
     log.info("quarantine_released", entry=entry_id, actor=actor, size=entry.size)
     return updated

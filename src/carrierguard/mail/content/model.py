@@ -35,7 +35,6 @@ from carrierguard.mail.content.hashing import (
 
 MODEL_FORMAT = 2
 MODEL_FILE = "phishing-v2.skops"
-STRENGTHS = ("weak", "standard", "strong")
 TEXT_CHARS = 1500
 MAX_HOSTS = 20
 URL_CACHE_SIZE = 65536  # hosts whose URL-model score is kept

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from carrierguard.mail.content.model import STRENGTHS
 from carrierguard.mail.content.train import Row
+from carrierguard.mail.recipients import STRENGTHS
 
 
 def _rate(k: int, n: int) -> str:

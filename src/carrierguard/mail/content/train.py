@@ -30,7 +30,6 @@ from carrierguard.mail.content.evidence import Evidence, gather, vector
 from carrierguard.mail.content.extract import MailText, read_message
 from carrierguard.mail.content.model import (
     MODEL_FORMAT,
-    STRENGTHS,
     PhishingModel,
     Scores,
     feature_matrix,
@@ -39,6 +38,7 @@ from carrierguard.mail.content.model import (
     url_matrix,
     web_hosts,
 )
+from carrierguard.mail.recipients import STRENGTHS
 
 TARGET_RATES = {"weak": 0.0001, "standard": 0.001, "strong": 0.01}
 # Share of the ham class's training weight carried by Japanese ham. Nearly all phishing is

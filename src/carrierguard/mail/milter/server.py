@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,13 +41,12 @@ from carrierguard.mail.milter.protocol import (
     TempFail,
     needs_reply,
 )
-from carrierguard.mail.milter.session import MilterSession
+from carrierguard.mail.milter.session import MilterSession, crlf
 from carrierguard.mail.quarantine import QuarantineStore
 from carrierguard.mail.settings import MailSettings
 from carrierguard.mail.verdict import VERDICT_HEADER, Action, CheckContext, Stage, run_pipeline
 
 QUARANTINE_VALUE = Action.QUARANTINE.value
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 log = structlog.get_logger("carrierguard.mail.milter")
 
@@ -234,10 +232,7 @@ class MilterServer:
         verdict = context.verdict
         assert verdict is not None
         stamped = b"".join(
-            _BARE_LF.sub(
-                b"\r\n",
-                f"{name}: {QUARANTINE_VALUE if name == VERDICT_HEADER else value}\r\n".encode(),
-            )
+            crlf(f"{name}: {QUARANTINE_VALUE if name == VERDICT_HEADER else value}\r\n".encode())
             for name, value in context.add_headers
         )
         author = context.auth.author if context.auth else None

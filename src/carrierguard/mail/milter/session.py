@@ -28,6 +28,11 @@ from carrierguard.mail.milter.protocol import (
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
+def crlf(data: bytes) -> bytes:
+    """``data`` with every bare LF made CRLF (the line ends of a stored message)."""
+    return _BARE_LF.sub(b"\r\n", data)
+
+
 @dataclass
 class MilterSession:
     """Accumulates one connection's state; ``reset_message`` starts the next message."""
@@ -86,7 +91,7 @@ class MilterSession:
         for name, value in self.headers:
             separator = ":" if self.leading_space else ": "
             encoded = (name + separator + value).encode("utf-8", "surrogateescape")
-            lines.append(_BARE_LF.sub(b"\r\n", encoded) + b"\r\n")
+            lines.append(crlf(encoded) + b"\r\n")
         return b"".join(lines) + b"\r\n" + bytes(self.body)
 
     def forged_fields(self, authserv_id: str) -> list[tuple[str, int]]:
