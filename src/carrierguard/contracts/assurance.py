@@ -25,12 +25,9 @@ from carrierguard.contracts.corporate import (
     check_corporate_number,
     check_employment,
 )
+from carrierguard.contracts.decide import ESCALATED, settle
 from carrierguard.contracts.model import Application, Channel, Decision, Holding, Reason
-from carrierguard.contracts.reasons import reason
 from carrierguard.contracts.resale import ResaleAssessment, resale_finding
-
-_SEVERITY = {Outcome.APPROVE: 0, Outcome.REVIEW: 1, Outcome.REFUSE: 2}
-_ESCALATED = "EXCEPTION_ESCALATED_TO_HQ"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,20 +105,15 @@ def with_findings(
     if not extra:
         return decision
     fired: list[tuple[Outcome, Reason]] = [
-        (decision.outcome, r) for r in decision.reasons if r.code != _ESCALATED
+        (decision.outcome, r) for r in decision.reasons if r.code != ESCALATED
     ]
     fired += [(f.outcome, f.to_reason()) for f in extra]
-    outcome = max((o for o, _ in fired), key=_SEVERITY.__getitem__)
-    if outcome is not Outcome.APPROVE:
-        fired = [f for f in fired if f[0] is not Outcome.APPROVE]
-    fired.sort(key=lambda f: -_SEVERITY[f[0]])
-    reasons = [r for _, r in fired]
-    escalate = outcome is Outcome.REVIEW and channel is Channel.AGENCY and not agency_may_approve
-    if escalate:
-        reasons.append(reason(_ESCALATED, "exceptions.agency_may_approve"))
+    outcome, reasons, escalate = settle(
+        fired, channel=channel, agency_may_approve=agency_may_approve
+    )
     return Decision(
         outcome=outcome,
-        reasons=tuple(reasons),
+        reasons=reasons,
         usage=decision.usage,
         escalate_to_hq=escalate,
         requires_actual_users=decision.requires_actual_users and outcome is Outcome.REVIEW,

@@ -52,6 +52,29 @@ def pool_usage(
     return tuple(usage)
 
 
+ESCALATED = "EXCEPTION_ESCALATED_TO_HQ"
+
+
+def settle(
+    fired: Iterable[tuple[Outcome, Reason]], *, channel: Channel, agency_may_approve: bool
+) -> tuple[Outcome, tuple[Reason, ...], bool]:
+    """The worst outcome of the rules that fired, its reasons and whether it escalates.
+
+    Only what stopped an approval is worth stating, the worst first; an agency's review
+    goes to headquarters unless the policy lets agencies approve exceptions.
+    """
+    ranked = list(fired)
+    outcome = max((o for o, _ in ranked), key=_SEVERITY.__getitem__)
+    if outcome is not Outcome.APPROVE:
+        ranked = [f for f in ranked if f[0] is not Outcome.APPROVE]
+    ranked.sort(key=lambda f: -_SEVERITY[f[0]])
+    reasons = [r for _, r in ranked]
+    escalate = outcome is Outcome.REVIEW and channel is Channel.AGENCY and not agency_may_approve
+    if escalate:
+        reasons.append(reason(ESCALATED, "exceptions.agency_may_approve"))
+    return outcome, tuple(reasons), escalate
+
+
 def _pool_reason(pool: LineCapPool, u: PoolUsage) -> tuple[Outcome, Reason]:
     values = {
         "pool_ja": pool.label_ja,
@@ -109,23 +132,12 @@ def decide(application: Application, holdings: Iterable[Holding], policy: Policy
                 )
             )
 
-    outcome = max((o for o, _ in fired), key=_SEVERITY.__getitem__)
-    if outcome is not Outcome.APPROVE:
-        # Only what stopped the approval is worth stating; the worst comes first.
-        fired = [f for f in fired if f[0] is not Outcome.APPROVE]
-    fired.sort(key=lambda f: -_SEVERITY[f[0]])
-
-    escalate = (
-        outcome is Outcome.REVIEW
-        and application.channel is Channel.AGENCY
-        and not policy.agency_may_approve
+    outcome, reasons, escalate = settle(
+        fired, channel=application.channel, agency_may_approve=policy.agency_may_approve
     )
-    reasons = [r for _, r in fired]
-    if escalate:
-        reasons.append(reason("EXCEPTION_ESCALATED_TO_HQ", "exceptions.agency_may_approve"))
     return Decision(
         outcome=outcome,
-        reasons=tuple(reasons),
+        reasons=reasons,
         usage=usage,
         escalate_to_hq=escalate,
         requires_actual_users=requires_actual_users and outcome is Outcome.REVIEW,
