@@ -35,7 +35,7 @@ class Action(Enum):
     REJECT = "reject"
 
 
-_SEVERITY = {Action.DELIVER: 0, Action.QUARANTINE: 1, Action.REJECT: 2}
+SEVERITY = {Action.DELIVER: 0, Action.QUARANTINE: 1, Action.REJECT: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ def lookalike_stage(settings: MailSettings) -> Stage:
 
 def decide(message: Message, context: CheckContext) -> CheckContext:
     """The final stage: the strictest action any reason asks for, and the headers saying so."""
-    action = max((r.action for r in context.reasons), key=_SEVERITY.__getitem__, default=None)
+    action = max((r.action for r in context.reasons), key=SEVERITY.__getitem__, default=None)
     action = action or Action.DELIVER
     codes = ", ".join(r.code for r in context.reasons) or "NONE"
     if action is Action.REJECT:

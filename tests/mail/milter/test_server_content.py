@@ -181,3 +181,26 @@ def test_metrics_count_actions_reasons_and_held_recipients(tmp_path: Path) -> No
     )
     assert "carrierguard_milter_held_recipients_total 1.0" in text
     assert "carrierguard_milter_eom_seconds_count 2.0" in text
+
+
+def test_link_domains_count_from_delivered_mail_too() -> None:
+    """A domain first linked by ordinary mail long ago is not new when phishing links it."""
+    from carrierguard.mail.auth.check import Envelope
+    from carrierguard.mail.message import Message
+    from carrierguard.mail.reputation import DAY, MemoryReputationStore
+    from carrierguard.mail.verdict import CheckContext
+
+    now = [1_800_000_000.0]
+    seen = MemoryReputationStore()
+    raw = message("info@shop.example", "https://news.long-known.example/item\r\n")
+    context = CheckContext(Envelope(recipients=("a@example.net",)))
+    ham = content_stage(
+        FixedScorer(0.001), FixedStrengths(), link_domains=seen, clock=lambda: now[0]
+    )
+    assert ham(Message.parse(raw), context).reasons == ()  # delivered, yet remembered
+    now[0] += 30 * DAY
+    phish = content_stage(
+        FixedScorer(0.05), FixedStrengths(), link_domains=seen, clock=lambda: now[0]
+    )
+    codes = [r.code for r in phish(Message.parse(raw), context).reasons]
+    assert "CONTENT_MODEL_PHISHING" in codes and "LINK_DOMAIN_NEW" not in codes

@@ -27,13 +27,11 @@ from carrierguard.mail.content.scan import model_reason
 from carrierguard.mail.message import Message
 from carrierguard.mail.recipients import StrengthBook
 from carrierguard.mail.reputation import DAY, ReputationStore
-from carrierguard.mail.verdict import Action, CheckContext, Reason, Stage
+from carrierguard.mail.verdict import SEVERITY, Action, CheckContext, Reason, Stage
 
 log = structlog.get_logger("carrierguard.mail.content")
 
 SCORE_HEADER = "X-CarrierGuard-Phishing-Probability"
-_ACTIONS = {"deliver": Action.DELIVER, "quarantine": Action.QUARANTINE, "reject": Action.REJECT}
-_SEVERITY = {Action.DELIVER: 0, Action.QUARANTINE: 1, Action.REJECT: 2}
 
 
 class Scorer(Protocol):
@@ -93,10 +91,10 @@ def content_stage(
         strengths.seen(recipients)
         chosen = strengths.strengths(recipients) if recipients else {"": strengths.default}
         verdicts = {r: model.verdict(scores, s) for r, s in chosen.items()}
-        actions = {r: _ACTIONS[v] for r, (v, _) in verdicts.items()}
+        actions = {r: Action(v) for r, (v, _) in verdicts.items()}
         if not enforce:
             actions = dict.fromkeys(actions, Action.DELIVER)
-        mildest = min(actions.values(), key=_SEVERITY.__getitem__)
+        mildest = min(actions.values(), key=SEVERITY.__getitem__)
         held = tuple(r for r, a in actions.items() if r and a is not mildest)
         context = replace(
             context,
@@ -105,6 +103,10 @@ def content_stage(
             add_headers=(*context.add_headers, (SCORE_HEADER, f"{scores.phishing:.4f}")),
             held_for=held,
         )
+        fresh: list[tuple[str, float]] = []
+        if link_domains is not None:  # every message counts, so that "first seen" is true
+            linked = [link.domain for link in evidence.links if not link.ip_host]
+            fresh = new_link_domains(linked, link_domains, clock())
         flagged = [(v, c) for v, c in verdicts.values() if v != "deliver"]
         if not flagged:
             return context
@@ -112,16 +114,14 @@ def content_stage(
         context = context.with_reason(Reason(**model_reason(category, scores), action=mildest))
         for why in reasons(evidence, scores.url_scores):
             context = context.with_reason(Reason(why.code, why.message_ja, why.message_en))
-        if link_domains is not None:
-            linked = [link.domain for link in evidence.links if not link.ip_host]
-            for domain, age in new_link_domains(linked, link_domains, clock()):
-                context = context.with_reason(
-                    Reason(
-                        "LINK_DOMAIN_NEW",
-                        f"リンク先 {domain} は当社で初めて観測してから {age:.1f} 日です。",
-                        f"The linked domain {domain} was first seen by us {age:.1f} days ago.",
-                    )
+        for domain, age in fresh:
+            context = context.with_reason(
+                Reason(
+                    "LINK_DOMAIN_NEW",
+                    f"リンク先 {domain} は当社で初めて観測してから {age:.1f} 日です。",
+                    f"The linked domain {domain} was first seen by us {age:.1f} days ago.",
                 )
+            )
         return context
 
     return classify
