@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -62,15 +61,6 @@ def parse_listen(spec: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-@dataclass
-class MilterStats:
-    """Counters and latencies the benchmark and metrics read."""
-
-    messages: int = 0
-    errors: int = 0
-    eom_seconds: list[float] | None = None
-
-
 class MilterServer:
     """Serves the milter protocol for Postfix ``smtpd_milters``."""
 
@@ -81,14 +71,12 @@ class MilterServer:
         quarantine: QuarantineStore,
         *,
         on_result: ResultSink | None = None,
-        keep_latencies: bool = False,
         metrics: MilterMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.stages = list(stages)
         self.quarantine = quarantine
         self.on_result = on_result
-        self.stats = MilterStats(eom_seconds=[] if keep_latencies else None)
         self.metrics = metrics
 
     async def start(self, host: str, port: int) -> asyncio.Server:
@@ -148,7 +136,6 @@ class MilterServer:
                 asyncio.to_thread(self.judge, session), timeout=self.settings.check_timeout
             )
         except Exception as exc:  # every failure must end in a safe SMTP answer
-            self.stats.errors += 1
             if self.metrics is not None:
                 self.metrics.errors.inc()
             log.error(
@@ -158,12 +145,8 @@ class MilterServer:
                 action=self.settings.on_error,
             )
             replies = [TempFail()] if self.settings.on_error == "tempfail" else [Accept()]
-        self.stats.messages += 1
-        elapsed = time.perf_counter() - started
-        if self.stats.eom_seconds is not None:
-            self.stats.eom_seconds.append(elapsed)
         if self.metrics is not None:
-            self.metrics.eom_seconds.observe(elapsed)
+            self.metrics.eom_seconds.observe(time.perf_counter() - started)
         session.reset_message()
         return replies
 
