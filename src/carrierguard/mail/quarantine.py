@@ -25,7 +25,8 @@ from pathlib import Path
 from carrierguard.errors import NotFound
 
 STATES = ("held", "released", "deleted")
-FEEDBACK = ("", "phishing", "not_phishing")
+LABELS = ("phishing", "not_phishing")  # what a person may say of a held message
+FEEDBACK = ("", *LABELS)
 
 
 @dataclass(frozen=True, slots=True)

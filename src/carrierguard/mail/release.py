@@ -24,12 +24,11 @@ import aiosmtplib
 import structlog
 
 from carrierguard.errors import Conflict, InvalidInput, ReleaseFailed
-from carrierguard.mail.quarantine import QuarantineEntry, QuarantineStore, write_atomically
+from carrierguard.mail.quarantine import LABELS, QuarantineEntry, QuarantineStore, write_atomically
 from carrierguard.mail.reputation import ReputationStore
 
 log = structlog.get_logger("carrierguard.mail.release")
 
-FEEDBACK_LABELS = ("phishing", "not_phishing")
 DEFAULT_RELEASE_PORT = 10026
 
 
@@ -97,25 +96,22 @@ def record_feedback(
     actor: str,
     feedback_dir: Path,
     reputation: ReputationStore | None = None,
-    clock: float | None = None,
 ) -> QuarantineEntry:
     """Keep a person's verdict on a quarantined message for reputation and training."""
-    if label not in FEEDBACK_LABELS:
+    if label not in LABELS:
         raise InvalidInput(
-            f"label must be one of {', '.join(FEEDBACK_LABELS)}: {label!r}",
+            f"label must be one of {', '.join(LABELS)}: {label!r}",
             message_ja="label は phishing (フィッシング) か not_phishing (フィッシングではない) です。",
         )
     with store.locked(entry_id) as entry:
         target = feedback_dir / label / f"{entry_id}.eml"
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for other in FEEDBACK_LABELS:  # a corrected label replaces the earlier one
+        for other in LABELS:  # a corrected label replaces the earlier one
             if other != label:
                 (feedback_dir / other / f"{entry_id}.eml").unlink(missing_ok=True)
         write_atomically(target, store.get(entry_id))
         if reputation is not None and entry.header_from and entry.feedback != label:
-            reputation.feedback(
-                entry.header_from, clock or time.time(), phishing=label == "phishing"
-            )
+            reputation.feedback(entry.header_from, time.time(), phishing=label == "phishing")
         updated = store.record_feedback(entry_id, label, actor)
     log.info("quarantine_feedback", entry=entry_id, label=label, actor=actor)
     return updated
