@@ -78,3 +78,22 @@ def test_notify_tells_each_undecided_recipient_once(
     assert len(box.mail) == 2
     with engine.connect() as conn:
         assert count_unset(conn) == 3 and count_unset(conn, not_notified=True) == 1
+
+
+def test_notify_stops_at_the_limit_and_the_next_run_goes_on(
+    tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    from carrierguard.mail.awareness import notify
+    from carrierguard.mail.release import SmtpRelay
+
+    box, port = inbox
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        note_recipients(conn, [f"u{i}@example.net" for i in range(5)], datetime.now(UTC))
+    relay = SmtpRelay("127.0.0.1", port)
+    first = notify(engine, relay, sender="n@carrier.example", settings_url="u", limit=2)
+    assert (first.sent, first.refused) == (2, 0)
+    assert [r for r, _ in box.mail] == [["u0@example.net"], ["u1@example.net"]]
+    rest = notify(engine, relay, sender="n@carrier.example", settings_url="u")
+    assert rest.sent == 3 and len(box.mail) == 5

@@ -581,23 +581,17 @@ def recipients_unset(
     import csv
     import sys
 
-    from carrierguard.store.mail_schema import unset_recipients
+    from carrierguard.store.mail_schema import unset_pages
 
     engine = _migrated_engine(db)
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    count, after = 0, ""
+    count = 0
     try:
         writer = csv.writer(out)
         writer.writerow(["address", "first_seen"])
-        while True:
-            with engine.connect() as conn:
-                page = unset_recipients(conn, limit=5000, after=after)
-            for address, first_seen in page:
-                writer.writerow([address, first_seen.isoformat()])
+        for page in unset_pages(engine, size=5000):
+            writer.writerows([address, first_seen.isoformat()] for address, first_seen in page)
             count += len(page)
-            if len(page) < 5000:
-                break
-            after = page[-1][0]
     finally:
         if output:
             out.close()

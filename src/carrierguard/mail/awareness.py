@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Engine
 
 from carrierguard.mail.release import SmtpRelay
-from carrierguard.store.mail_schema import mark_notified, unset_recipients
+from carrierguard.store.mail_schema import mark_notified, unset_pages
 
 log = structlog.get_logger("carrierguard.mail.awareness")
 
@@ -93,21 +93,17 @@ def notify(
     failure (the relay is down) raises after recording what was sent.
     """
     sent = refused = pending = 0
-    after = ""
-    while limit is None or sent + refused + pending < limit:
-        room = BATCH if limit is None else min(BATCH, limit - sent - refused - pending)
-        with engine.connect() as conn:
-            page = [
-                a for a, _ in unset_recipients(conn, limit=room, after=after, not_notified=True)
-            ]
-        if not page:
+    for page in unset_pages(engine, size=BATCH, not_notified=True):
+        addresses = [a for a, _ in page]
+        if limit is not None:
+            addresses = addresses[: limit - sent - refused - pending]
+        if not addresses:
             break
-        after = page[-1]
         if dry_run:
-            pending += len(page)
+            pending += len(addresses)
             continue
         ok, bad = asyncio.run(
-            _send_batch(engine, relay, sender, settings_url, page, clock, progress)
+            _send_batch(engine, relay, sender, settings_url, addresses, clock, progress)
         )
         sent, refused = sent + ok, refused + bad
     return NotifyResult(sent, refused, pending)

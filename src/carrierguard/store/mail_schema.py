@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Index,
     String,
     Table,
@@ -205,6 +206,21 @@ def unset_recipients(
     if not_notified:
         query = query.where(mail_recipients.c.notified_at.is_(None))
     return [(r.address, r.first_seen) for r in conn.execute(query)]
+
+
+def unset_pages(
+    engine: Engine, *, size: int, not_notified: bool = False
+) -> Iterator[list[tuple[str, datetime]]]:
+    """``unset_recipients`` page after page, each read in its own short transaction."""
+    after = ""
+    while True:
+        with engine.connect() as conn:
+            page = unset_recipients(conn, limit=size, after=after, not_notified=not_notified)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = page[-1][0]
 
 
 def count_unset(conn: Connection, *, not_notified: bool = False) -> int:
