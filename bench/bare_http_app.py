@@ -19,7 +19,7 @@ import psycopg
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-COUNTED = ["active", "suspended", "number_kept", "reserved"]
+COUNTED = ("active", "suspended", "number_kept", "reserved")  # line states the cap counts
 
 
 class BareIn(BaseModel):
@@ -33,6 +33,41 @@ class BareOut(BaseModel):
     decision: str
     holder_id: int
     lines_before: int
+
+
+def bare_transaction(
+    conn: psycopg.Connection[tuple[object, ...]],
+    identity_key: str,
+    kind: str,
+    pii: bytes,
+    sim_type: str,
+) -> tuple[int, int]:
+    """The bare work of a screening, in one transaction: lock the holder (creating it if
+    new), count its lines, insert one. Returns (holder id, lines counted before)."""
+    now = datetime.now(UTC)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT id FROM holders WHERE identity_key = %s FOR UPDATE", (identity_key,))
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(
+                "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
+                " VALUES (%s, %s, %s, '[]', %s) RETURNING id",
+                (identity_key, kind, pii, now),
+            )
+            row = cur.fetchone()
+        assert row is not None
+        cur.execute(
+            "SELECT count(*) FROM lines WHERE holder_id = %s AND state = ANY(%s)",
+            (row[0], list(COUNTED)),
+        )
+        counted = cur.fetchone()
+        assert counted is not None
+        cur.execute(
+            "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at,"
+            " updated_at) VALUES (%s, %s, 'active', %s, %s, %s)",
+            (row[0], sim_type, date.today(), now, now),
+        )
+    return int(str(row[0])), int(str(counted[0]))
 
 
 def create() -> FastAPI:
@@ -54,33 +89,10 @@ def create() -> FastAPI:
 
     @app.post("/bare", status_code=201, response_model=BareOut)
     def bare(body: BareIn) -> BareOut:
-        now = datetime.now(UTC)
-        with connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT id FROM holders WHERE identity_key = %s FOR UPDATE", (body.identity_key,)
+        with connection() as conn:
+            holder_id, counted = bare_transaction(
+                conn, body.identity_key, body.kind, base64.b64decode(body.pii), body.sim_type
             )
-            row = cur.fetchone()
-            if row is None:
-                cur.execute(
-                    "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
-                    " VALUES (%s, %s, %s, '[]', %s) RETURNING id",
-                    (body.identity_key, body.kind, base64.b64decode(body.pii), now),
-                )
-                row = cur.fetchone()
-            assert row is not None
-            cur.execute(
-                "SELECT count(*) FROM lines WHERE holder_id = %s AND state = ANY(%s)",
-                (row[0], COUNTED),
-            )
-            counted = cur.fetchone()
-            assert counted is not None
-            cur.execute(
-                "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at,"
-                " updated_at) VALUES (%s, %s, 'active', %s, %s, %s)",
-                (row[0], body.sim_type, date.today(), now, now),
-            )
-        return BareOut(
-            decision="bare", holder_id=int(str(row[0])), lines_before=int(str(counted[0]))
-        )
+        return BareOut(decision="bare", holder_id=holder_id, lines_before=counted)
 
     return app

@@ -64,13 +64,13 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # import_book, and tests.integra
 
 from tests.integration.live import LiveServer, free_port  # noqa: E402
 
+from bare_http_app import COUNTED, bare_transaction  # noqa: E402
 from carrierguard.contracts.book import parse_book_row  # noqa: E402
 from carrierguard.contracts.service import identity_string, sealed_fields  # noqa: E402
 from carrierguard.contracts.synthetic import synthetic_rows  # noqa: E402
 from carrierguard.crypto import DataProtector  # noqa: E402
 from import_book import database, run_import, write_book  # noqa: E402
 
-COUNTED = ("active", "suspended", "number_kept", "reserved")
 SIMS = ["voice"] * 7 + ["data_sms"] + ["data"] * 2
 NEW_HOLDER_SHARE = 0.10
 TARGET_RATIO = 0.5
@@ -321,30 +321,7 @@ def bare_postgres(url: str) -> Callable[[], Callable[[Applicant], str]]:
         OPEN.append(conn)
 
         def do(a: Applicant) -> str:
-            now = datetime.now(UTC)
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    "SELECT id FROM holders WHERE identity_key = %s FOR UPDATE", (a.identity_key,)
-                )
-                row = cur.fetchone()
-                if row is None:
-                    cur.execute(
-                        "INSERT INTO holders (identity_key, kind, pii, risk_flags, created_at)"
-                        " VALUES (%s, %s, %s, '[]', %s) RETURNING id",
-                        (a.identity_key, a.kind, a.pii, now),
-                    )
-                    row = cur.fetchone()
-                assert row is not None
-                cur.execute(
-                    "SELECT count(*) FROM lines WHERE holder_id = %s AND state = ANY(%s)",
-                    (row[0], list(COUNTED)),
-                )
-                cur.fetchone()
-                cur.execute(
-                    "INSERT INTO lines (holder_id, sim_type, state, opened_on, created_at,"
-                    " updated_at) VALUES (%s, %s, 'active', %s, %s, %s)",
-                    (row[0], a.sim_type, date.today(), now, now),
-                )
+            bare_transaction(conn, a.identity_key, a.kind, a.pii, a.sim_type)
             return "bare"
 
         return do
