@@ -60,9 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from carrierguard.contracts.book import (
     BOOK_HEADER,
     BookReader,
-    BookRow,
     RejectedRow,
-    parse_book_row,
 )
 from carrierguard.contracts.identity_link import candidate_strings
 from carrierguard.contracts.service import identity_string, sealed_fields
@@ -152,12 +150,6 @@ def read_cells(fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
     for cells in reader:
         if cells:
             yield reader.line_num, cells
-
-
-def read_book(fh: IO[str]) -> Iterator[BookRow | RejectedRow]:
-    """Parse the CSV stream into validated or rejected rows."""
-    for line_no, cells in read_cells(fh):
-        yield parse_book_row(cells, line_no)
 
 
 _QUOTE, _LF = ord('"'), ord("\n")
