@@ -59,10 +59,6 @@ class Message:
         values = self.get_all(name)
         return values[0] if values else None
 
-    def with_header_first(self, name: str, value: str) -> bytes:
-        """The raw message with one field prepended, as an MTA adds trace fields."""
-        return f"{name}: {value}\r\n".encode() + self.raw
-
 
 def _split_head(raw: bytes) -> tuple[bytes, bytes]:
     if raw.startswith((b"\r\n", b"\n")):

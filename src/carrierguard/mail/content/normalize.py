@@ -33,9 +33,13 @@ def _joined(m: re.Match[str]) -> str:
     return _HSPACE.sub("", m.group(0))
 
 
-def join_spaced_out(text: str) -> str:
-    """Join ``三 井 住 友`` to ``三井住友`` and ``E T C`` to ``ETC``."""
-    text = _SPACED_OUT_CJK.sub(_joined, text)
+def join_spaced_out(text: str, *, ascii_only: bool = False) -> str:
+    """Join ``三 井 住 友`` to ``三井住友`` and ``E T C`` to ``ETC``.
+
+    ``ascii_only``: the caller knows the text is ASCII, so no CJK run can be spaced out.
+    """
+    if not ascii_only:
+        text = _SPACED_OUT_CJK.sub(_joined, text)
     return _SPACED_OUT.sub(_joined, text)
 
 
@@ -51,9 +55,7 @@ def normalize_text(text: str) -> str:
         text = strip_invisible(text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not ascii_only:
-        text = _SPACED_OUT_CJK.sub(_joined, text)
-    text = _SPACED_OUT.sub(_joined, text)
+    text = join_spaced_out(text, ascii_only=ascii_only)
     if "\t" in text or "  " in text or (not ascii_only and "\u3000" in text):
         text = _HSPACE.sub(" ", text)
     return _BLANK_LINES.sub("\n\n", text).strip()

@@ -65,7 +65,6 @@ _RELAY_PREFIXES: tuple[str, ...] = (
     "x-getmail",
     "x-fetchmail",
 )
-_LIST_MARKERS = ("list-id", "list-post", "x-beenthere", "x-mailing-list", "mailing-list")
 _VERDICT_TAG = re.compile(
     r"[\[\(\{]\s*(?:\*+\s*)?(?:possible |suspected |probable )?"
     r"(?:spam\??|meiwaku|迷惑メール|迷惑|junk|bulk|phish(?:ing)?|suspicious)(?:\s*\*+)?\s*[\]\)\}]"
@@ -172,8 +171,3 @@ def restore_author(
             if found:
                 return display, found[0], True
     return display, "", True
-
-
-def has_list_headers(headers: list[tuple[str, str]]) -> bool:
-    """True when a mailing list relayed the message."""
-    return any(name.lower() in _LIST_MARKERS for name, _ in headers)
