@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from carrierguard.mail.content.brands import Catalogue, find_brands, is_official, lookalike_of
 from carrierguard.mail.content.extract import MailText
 from carrierguard.mail.content.lures import LURE_FAMILIES, LureHit, find_lures
-from carrierguard.mail.content.urls import LinkEvidence, analyse_link, registrable_domain
+from carrierguard.mail.content.urls import (
+    LinkEvidence,
+    analyse_link,
+    public_host,
+    registrable_domain,
+)
 
 MAX_LINKS = 60
+# The URL model scores at most this many distinct web hosts (``model.MAX_HOSTS``).
+MAX_SCORED_HOSTS = 20
 # Brands and lures are looked for in the start of the body, where a lure has to be.
 BODY_WINDOW = 6000
 _RISKY_ATTACHMENT = re.compile(r"\.(exe|scr|com|bat|js|vbs|jar|iso|img|html?|zip|rar|7z|lnk)$")
@@ -99,6 +106,30 @@ def gather(mail: MailText, catalogue: Catalogue) -> Evidence:
     )
 
 
+def scored_hosts(links: tuple[LinkEvidence, ...]) -> list[str]:
+    """The hosts the URL model is given, in its order (``model.web_hosts``, repeated here
+    because the model module builds on this one): distinct http(s) hosts, at most 20."""
+    seen: dict[str, None] = {}
+    for link in links:
+        if link.host and link.scheme in ("http", "https", ""):
+            seen.setdefault(link.host, None)
+    return list(seen)[:MAX_SCORED_HOSTS]
+
+
+def public_url_scores(ev: Evidence, url_scores: tuple[float, ...]) -> tuple[float, ...]:
+    """``url_scores`` without those of hosts no one can hold on the public internet.
+
+    ``url_scores`` holds one score per ``scored_hosts(ev.links)``. The URL model knows
+    public phishing hosts; a reserved, loopback or local-network name (``urls.special_use``)
+    is none, and whatever it scores there is noise. Scores that do not line up with the
+    hosts (a caller's own list) are taken as they are.
+    """
+    hosts = scored_hosts(ev.links)
+    if len(hosts) != len(url_scores):
+        return url_scores
+    return tuple(s for h, s in zip(hosts, url_scores, strict=True) if public_host(h))
+
+
 FEATURE_NAMES: tuple[str, ...] = (
     "n_links", "n_link_domains", "ip_host", "idn_host", "shortener", "userinfo",
     "link_text_mismatch", "lookalike_link", "lookalike_from", "brand_in_header",
@@ -111,7 +142,11 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 
 def vector(ev: Evidence, url_scores: tuple[float, ...]) -> list[float]:
-    """Numeric features in ``FEATURE_NAMES`` order; ``url_scores`` from the URL model."""
+    """Numeric features in ``FEATURE_NAMES`` order; ``url_scores`` from the URL model.
+
+    Scores of non-public hosts are left out (``public_url_scores``).
+    """
+    url_scores = public_url_scores(ev, url_scores)
     web = [x for x in ev.links if x.host]
     families = {h.family for h in ev.lures}
     out = [
@@ -162,6 +197,7 @@ _LURE_TEXT = {
 
 def reasons(ev: Evidence, url_scores: tuple[float, ...]) -> list[Reason]:
     """Reasons a person can read, strongest first."""
+    url_scores = public_url_scores(ev, url_scores)
     out: list[Reason] = []
     named = (*ev.brands_in_header, *ev.brands_in_body)
     if ev.from_lookalike or any(x.lookalike for x in ev.links):
@@ -199,6 +235,14 @@ def reasons(ev: Evidence, url_scores: tuple[float, ...]) -> list[Reason]:
                 "URL_IDN_HOST",
                 "国際化ドメイン (punycode) へのリンクがあります",
                 "links to an internationalised (punycode) domain",
+            )
+        )
+    if any(x.special_use == "onion" for x in ev.links):
+        out.append(
+            Reason(
+                "URL_ONION_HOST",
+                "Tor の匿名サイト (.onion) へのリンクがあります",
+                "links to a Tor onion service (.onion)",
             )
         )
     if url_scores and max(url_scores) >= 0.9:

@@ -3,6 +3,11 @@
 ``analyse_link`` turns one (href, text) pair into a ``LinkEvidence``. It never fetches
 anything (the corpora hold live phishing URLs) and never raises on a malformed URL: such a
 link is simply reported as unparsable.
+
+``special_use`` sorts out names that nobody can register in the public DNS (RFC 2606,
+RFC 6761 and later special-use registrations). Of those, only ``.onion`` names can be made
+by anyone at will (a Tor key pair is the whole registration), so they stay ordinary
+evidence; every other special-use host is outside what the URL model knows.
 """
 
 from __future__ import annotations
@@ -25,6 +30,26 @@ SHORTENERS = frozenset(
         *("0rz.tw", "reurl.cc", "00m.in", "u.to", "clck.ru", "ux.nu", "onl.bz", "onl.sc"),
     )
 )
+# Special-use names by kind; a host is of a kind when it is, or ends in, one of the names.
+#   reserved: never resolves on the public internet for anyone (RFC 2606 documentation
+#             names and example.com/.net/.org, RFC 6761 .test and .invalid, RFC 9476 .alt,
+#             which is kept out of the DNS).
+#   loopback: the reader's own computer (RFC 6761 .localhost).
+#   local:    a name only the reader's own network answers: mDNS .local (RFC 6762),
+#             home.arpa (RFC 8375), .internal (reserved by ICANN for private use in 2024).
+#   onion:    a Tor onion service (RFC 7686): not in the DNS, but anyone can create one.
+SPECIAL_USE: dict[str, str] = {
+    **dict.fromkeys(
+        ("example", "test", "invalid", "alt", "example.com", "example.net", "example.org"),
+        "reserved",
+    ),
+    "localhost": "loopback",
+    **dict.fromkeys(("local", "home.arpa", "internal"), "local"),
+    "onion": "onion",
+}
+# Kinds whose hosts the URL model never scores: no phisher can hold such a name on the
+# public internet, and the model, trained on public hosts, has nothing to say about them.
+NOT_PUBLIC = frozenset(("reserved", "loopback", "local"))
 _DOMAINISH = re.compile(r"((?:[a-z0-9-]+\.)+[a-z]{2,})", re.IGNORECASE)
 
 
@@ -44,6 +69,7 @@ class LinkEvidence:
     lookalike: str | None
     official: bool
     parsable: bool
+    special_use: str = ""  # a kind of ``SPECIAL_USE``, or "" for an ordinary host
 
 
 @cache
@@ -77,6 +103,23 @@ def split_host(href: str) -> tuple[str, str, str, bool]:
     if not host:
         return parts.scheme.lower(), "", "", False
     return parts.scheme.lower(), host, registrable_domain(host), "@" in parts.netloc
+
+
+@lru_cache(maxsize=65536)
+def special_use(host: str) -> str:
+    """The kind of special-use name ``host`` is (see ``SPECIAL_USE``); "" when it is none."""
+    labels = host.lower().rstrip(".").split(".")
+    for n in (2, 1):
+        if len(labels) >= n:
+            kind = SPECIAL_USE.get(".".join(labels[-n:]))
+            if kind:
+                return kind
+    return ""
+
+
+def public_host(host: str) -> bool:
+    """False for a host no one can hold on the public internet (reserved, loopback, local)."""
+    return special_use(host) not in NOT_PUBLIC
 
 
 def _is_ip(host: str) -> bool:
@@ -134,4 +177,5 @@ def analyse_link(href: str, text: str, catalogue: Catalogue) -> LinkEvidence:
         lookalike=lookalike,
         official=official,
         parsable=True,
+        special_use=special_use(host),
     )
