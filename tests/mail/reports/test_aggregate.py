@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import importlib.util
+import itertools
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from carrierguard.mail.auth.check import Envelope, authenticate
+from carrierguard.mail.auth.dkim import DkimSignatureResult
 from carrierguard.mail.dns import StaticResolver
 from carrierguard.mail.message import Message
+from carrierguard.mail.reports import job
 from carrierguard.mail.reports.aggregate import (
     NAMESPACE,
     DmarcResultRow,
@@ -21,7 +24,7 @@ from carrierguard.mail.reports.aggregate import (
     row_from_report,
     validate,
 )
-from carrierguard.mail.reports.job import build_reports
+from carrierguard.mail.reports.job import BuiltReport, ReportTooLarge, build_reports
 from carrierguard.store.engine import create_store_engine, migrate
 from carrierguard.store.mail_schema import (
     dmarc_results_between,
@@ -453,3 +456,229 @@ def test_a_stored_row_with_the_old_helo_scope_still_builds_a_valid_report() -> N
     )
     validate(report.xml)
     assert b"<scope>mfrom</scope>" in report.xml and b"<scope>helo</scope>" not in report.xml
+
+
+# --- RFC 9990 section 2.1: which DKIM results a row carries ------------------------------
+
+
+def _signed(domains: list[tuple[str, str]]) -> DmarcResultRow:
+    """A bank.example row whose DKIM results are ``(domain, result)`` in verification order."""
+    resolver = StaticResolver.from_zone_text(ZONE)
+    raw = b"From: info@bank.example\r\nTo: u@example.net\r\nSubject: x\r\n\r\nhi\r\n"
+    envelope = Envelope(ip="192.0.2.1", mail_from="b@bank.example", recipients=("u@example.net",))
+    report = authenticate(Message.parse(raw), envelope, resolver, authserv_id="mx.test")
+    signatures = tuple(
+        DkimSignatureResult(
+            result, domain=d, selector=f"s{i}", reason="no key" if result != "pass" else ""
+        )
+        for i, (d, result) in enumerate(domains)
+    )
+    row = row_from_report(envelope, dataclasses.replace(report, dkim=signatures), T0)
+    assert row is not None
+    return row
+
+
+def _report(built: list[DmarcResultRow], **kwargs: object) -> list[BuiltReport]:
+    return build_reports(
+        built,
+        org_name="C",
+        email="d@c.example",
+        receiver="c.example",
+        begin=T0,
+        end=T0 + timedelta(days=1),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _q(tag: str) -> str:
+    return f"{{{NAMESPACE}}}{tag}"
+
+
+def _auth_dkim(report: BuiltReport) -> list[ET.Element]:
+    """The auth_results/dkim elements of the report's records (not policy_evaluated/dkim)."""
+    return ET.fromstring(report.xml).findall(f"{_q('record')}/{_q('auth_results')}/{_q('dkim')}")
+
+
+def test_dkim_results_follow_the_rfc9990_priority() -> None:
+    """Strict-aligned pass, relaxed-aligned pass, other pass, then the rest."""
+    row = _signed(
+        [
+            ("other.example", "fail"),
+            ("other.example", "pass"),
+            ("mail.bank.example", "pass"),
+            ("bank.example", "pass"),
+            ("bank.example", "permerror"),
+        ]
+    )
+    assert [(d, r) for d, _s, r in row.dkim] == [
+        ("bank.example", "pass"),
+        ("mail.bank.example", "pass"),
+        ("other.example", "pass"),
+        ("other.example", "fail"),
+        ("bank.example", "permerror"),
+    ]
+    (report,) = _report([row])
+    validate(report.xml)
+    domains = [d.findtext(_q("domain")) for d in _auth_dkim(report)]
+    assert domains[:3] == ["bank.example", "mail.bank.example", "other.example"]
+
+
+def test_a_row_reports_at_most_100_dkim_results_keeping_the_passes() -> None:
+    """150 signatures, the passing ones last: the record keeps 100, passes first."""
+    failing = [(f"f{i}.example", "fail") for i in range(140)]
+    passing = [(f"p{i}.example", "pass") for i in range(9)] + [("bank.example", "pass")]
+    row = _signed(failing + passing)
+    (report,) = _report([row])
+    validate(report.xml)
+    auth = ET.fromstring(report.xml).find(f"{_q('record')}/{_q('auth_results')}")
+    assert auth is not None
+    results = [(d.findtext(_q("domain")), d.findtext(_q("result"))) for d in auth.iter(_q("dkim"))]
+    assert len(results) == 100
+    assert results[0] == ("bank.example", "pass")
+    assert {r for _d, r in results[:10]} == {"pass"} and {r for _d, r in results[10:]} == {"fail"}
+
+
+def test_rows_differing_only_beyond_the_cap_share_one_record() -> None:
+    """What the record shows decides grouping: two messages alike in their first 100 results."""
+    base = [("bank.example", "pass")] + [(f"f{i}.example", "fail") for i in range(99)]
+    one = _signed([*base, ("x.example", "fail")])
+    two = _signed([*base, ("y.example", "fail")])
+    (report,) = _report([one, two])
+    assert report.xml.count(b"<record>") == 1 and b"<count>2</count>" in report.xml
+
+
+# --- human_result -------------------------------------------------------------------------
+
+
+def test_dkim_error_detail_becomes_human_result() -> None:
+    """A DKIM permerror's reason is written as human_result; a pass gets none."""
+    row = _signed([("bank.example", "pass"), ("bank.example", "permerror")])
+    assert row.dkim_detail == ("", "no key")
+    (report,) = _report([row])
+    validate(report.xml)
+    humans = [d.findtext(_q("human_result")) for d in _auth_dkim(report)]
+    assert humans == [None, "no key"]
+
+
+def test_spf_permerror_text_becomes_human_result_but_an_exp_text_does_not() -> None:
+    """The SPF library's error text is reported; a domain's explanation for a fail is not."""
+    zone = ZONE.replace('"v=spf1 ip4:192.0.2.0/24 -all"', '"v=spf1 ip4:192.0.2.0/33 -all"')
+    resolver = StaticResolver.from_zone_text(zone)
+    raw = b"From: info@bank.example\r\nTo: u@example.net\r\nSubject: x\r\n\r\nhi\r\n"
+    envelope = Envelope(ip="192.0.2.1", mail_from="b@bank.example", recipients=("u@example.net",))
+    report = authenticate(Message.parse(raw), envelope, resolver, authserv_id="mx.test")
+    row = row_from_report(envelope, report, T0)
+    assert row is not None and row.spf_result == "permerror" and row.spf_detail
+    (built,) = _report([row])
+    validate(built.xml)
+    spf = ET.fromstring(built.xml).find(f"{_q('record')}/{_q('auth_results')}/{_q('spf')}")
+    assert spf is not None and spf.findtext(_q("human_result")) == row.spf_detail
+    (failing,) = rows({("203.0.113.5", "bank.example"): 1})
+    assert failing.spf_result == "fail" and failing.spf_detail == ""
+    assert b"human_result" not in _report([failing])[0].xml
+
+
+def test_parsedmarc_reads_human_result_and_error() -> None:
+    """The independent parser sees the same counts with human_result and error present."""
+    need(importlib.util.find_spec("parsedmarc") is not None, "parsedmarc (eval extra) missing")
+    import parsedmarc
+
+    row = dataclasses.replace(
+        _signed([("bank.example", "permerror")]),
+        rua=("mailto:rua@bank.example", "https://bank.example/rua"),
+    )
+    (report,) = _report([row, row, row])
+    parsed = parsedmarc.parse_aggregate_report_xml(report.xml.decode(), offline=True)
+    assert [r["count"] for r in parsed["records"]] == [3]
+    assert parsed["report_metadata"]["errors"]
+
+
+# --- error, size limits and splitting ------------------------------------------------------
+
+
+def test_unusable_rua_uris_are_named_in_one_error_element() -> None:
+    """RFC 9990 lists an invalid rua among the record errors; the schema allows one error."""
+    row = dataclasses.replace(
+        rows({("192.0.2.1", "bank.example"): 1})[0],
+        rua=("mailto:rua@bank.example", "https://bank.example/rua", "mailto:nobody"),
+    )
+    (report,) = _report([row])
+    validate(report.xml)
+    errors = list(ET.fromstring(report.xml).iter(_q("error")))
+    assert len(errors) == 1
+    text = errors[0].text or ""
+    assert "https://bank.example/rua" in text and "mailto:nobody" in text
+    assert "rua@bank.example'" not in text
+    (clean,) = _report(rows({("192.0.2.1", "bank.example"): 1}))
+    assert b"<error" not in clean.xml
+
+
+def _spread(n: int) -> list[DmarcResultRow]:
+    """``n`` messages from ``n`` scattered addresses, one every ten minutes of the day."""
+    (row,) = rows({("192.0.2.1", "bank.example"): 1})
+    return [
+        dataclasses.replace(
+            row,
+            source_ip=f"{(i * 73) % 223 + 1}.{(i * 151) % 251}.{(i * 31) % 250}.{i % 250}",
+            received_at=T0 + timedelta(minutes=10 * i),
+        )
+        for i in range(n)
+    ]
+
+
+def _small_limit(built: list[DmarcResultRow]) -> int:
+    """A limit a third of the whole report, but room for two one-record reports."""
+    (whole,) = _report(built)
+    (single,) = _report(built[:1])
+    limit = max(len(whole.payload) // 3, 2 * len(single.payload))
+    assert len(whole.payload) > limit
+    return limit
+
+
+def test_a_report_over_the_limit_is_split_into_periods_not_dropped() -> None:
+    """Every piece fits, validates, covers its own period, and no message is lost."""
+    built = _spread(144)
+    limit = _small_limit(built)
+    pieces = _report(built, max_bytes=limit)
+    assert len(pieces) > 1
+    assert all(len(p.payload) <= limit for p in pieces)
+    assert sum(p.messages for p in pieces) == 144
+    assert len({p.report_id for p in pieces}) == len({p.filename for p in pieces}) == len(pieces)
+    ranges = []
+    for piece in pieces:
+        validate(piece.xml)
+        root = ET.fromstring(piece.xml)
+        begin = int(root.findtext(f"{_q('report_metadata')}/{_q('date_range')}/{_q('begin')}") or 0)
+        end = int(root.findtext(f"{_q('report_metadata')}/{_q('date_range')}/{_q('end')}") or 0)
+        ranges.append((begin, end))
+        assert sum(int(c.text or 0) for c in root.iter(_q("count"))) == piece.messages
+    ranges.sort()
+    assert ranges[0][0] == int(T0.timestamp())
+    assert ranges[-1][1] == int((T0 + timedelta(days=1)).timestamp()) - 1
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))  # no overlap
+    assert _report(built, max_bytes=limit) == pieces  # same ids when built again
+
+
+def test_one_seconds_rows_over_the_limit_split_by_record() -> None:
+    """Rows that cannot be told apart by time go to same-period reports with disjoint records."""
+    built = [dataclasses.replace(r, received_at=T0) for r in _spread(144)]
+    pieces = _report(built, max_bytes=_small_limit(built))
+    assert len(pieces) > 1 and sum(p.messages for p in pieces) == 144
+    assert len({p.report_id for p in pieces}) == len(pieces)
+    for piece in pieces:
+        validate(piece.xml)
+    with pytest.raises(ReportTooLarge):
+        _report(built, max_bytes=100)
+
+
+def test_a_legacy_size_suffix_splits_reports_to_fit_but_not_below_the_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An RFC 7489 "!size" is honoured by splitting, down to MIN_SPLIT_BYTES only."""
+    built = _spread(144)
+    limit = _small_limit(built)
+    legacy = [dataclasses.replace(r, rua=(f"mailto:rua@bank.example!{limit}",)) for r in built]
+    assert len(_report(legacy)) == 1  # a limit below the floor does not split
+    monkeypatch.setattr(job, "MIN_SPLIT_BYTES", 0)
+    pieces = _report(legacy)
+    assert len(pieces) > 1 and all(len(p.payload) <= limit for p in pieces)

@@ -20,9 +20,16 @@ from typing import Any
 
 from carrierguard.errors import CarrierGuardError
 from carrierguard.mail.auth.check import AuthReport, Envelope
+from carrierguard.mail.auth.dkim import DkimSignatureResult
 
 NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
 GENERATOR = "CarrierGuard"
+# RFC 9990 section 2.1, "DKIM Signatures in Aggregate Reports" (same text in drafts -24
+# to -30): a row should carry at most this many DKIM results, the most useful first.
+MAX_DKIM_PER_ROW = 100
+# human_result is free text for the Domain Owner; RFC 9990 asks that such text stay
+# terse (Operational Considerations), and it comes from third-party input.
+MAX_HUMAN_RESULT = 200
 
 
 class ReportInvalid(CarrierGuardError):
@@ -60,6 +67,11 @@ class DmarcResultRow:
     spf_domain: str
     spf_scope: str
     spf_result: str
+    # Why a check ended in an error, for human_result: one entry per ``dkim`` entry ("" for
+    # none), and one for SPF. Only set for temperror/permerror, whose text describes the
+    # domain's DNS or signature, never the sender. The store does not keep these yet.
+    dkim_detail: tuple[str, ...] = ()
+    spf_detail: str = ""
 
     def outcome_key(self) -> tuple[Any, ...]:
         """What makes two messages the same ``<record>``."""
@@ -72,11 +84,37 @@ class DmarcResultRow:
             self.header_from,
             self.envelope_from,
             self.envelope_to,
-            self.dkim,
+            self.reported_dkim(),
             self.spf_domain,
             self.spf_scope,
             self.spf_result,
+            self.spf_detail,
         )
+
+    def reported_dkim(self) -> tuple[tuple[str, str, str, str], ...]:
+        """(domain, selector, result, detail) of the signatures the row reports.
+
+        RFC 9990 section 2.1 ("DKIM Signatures in Aggregate Reports") ranks signatures
+        for a report: passing and strictly aligned with the From domain, then passing
+        and relaxed-aligned, then any other pass, then those that did not pass; and a
+        row should hold no more than 100 of them, best first. Strict alignment and
+        pass are decided here; ``row_from_report`` already put relaxed-aligned passes
+        before other passes (that needs the Organizational Domain), and the stable sort
+        keeps that order.
+        """
+        details = self.dkim_detail if len(self.dkim_detail) == len(self.dkim) else ()
+        entries = [
+            (domain, selector, result, details[i] if details else "")
+            for i, (domain, selector, result) in enumerate(self.dkim)
+        ]
+        author = self.header_from.lower().rstrip(".")
+
+        def rank(entry: tuple[str, str, str, str]) -> int:
+            if entry[2] != "pass":
+                return 2
+            return 0 if entry[0].lower().rstrip(".") == author else 1
+
+        return tuple(sorted(entries, key=rank)[:MAX_DKIM_PER_ROW])
 
     @property
     def report_disposition(self) -> str:
@@ -90,6 +128,38 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
 
+def _detail(result: str, text: str) -> str:
+    """Text for human_result: only for errors, one line, bounded."""
+    if result not in ("temperror", "permerror"):
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_HUMAN_RESULT else line[: MAX_HUMAN_RESULT - 1] + "…"
+
+
+def _dkim_in_report_order(
+    signatures: Sequence[DkimSignatureResult], author: str, org_domain: str
+) -> list[DkimSignatureResult]:
+    """RFC 9990 section 2.1 order: strict-aligned pass, relaxed-aligned pass, other pass, rest.
+
+    Relaxed alignment is "at or below the author's Organizational Domain", the domain
+    DMARC evaluation found; the stable sort keeps verification order within a rank.
+    """
+    author = author.lower().rstrip(".")
+    org = org_domain.lower().rstrip(".")
+
+    def rank(sig: DkimSignatureResult) -> int:
+        domain = sig.domain.lower().rstrip(".")
+        if sig.result != "pass":
+            return 3
+        if domain == author:
+            return 0
+        if org and (domain == org or domain.endswith("." + org)):
+            return 1
+        return 2
+
+    return sorted(signatures, key=rank)
+
+
 def row_from_report(envelope: Envelope, report: AuthReport, now: datetime) -> DmarcResultRow | None:
     """The row to store for a message, or None when no DMARC policy applied (nothing to report)."""
     dmarc = report.dmarc
@@ -97,6 +167,7 @@ def row_from_report(envelope: Envelope, report: AuthReport, now: datetime) -> Dm
     if record is None or not envelope.ip or dmarc.result not in ("pass", "fail"):
         return None
     spf = report.spf
+    signatures = _dkim_in_report_order(report.dkim, dmarc.header_from, dmarc.org_domain)
     return DmarcResultRow(
         received_at=now,
         source_ip=envelope.ip,
@@ -118,12 +189,16 @@ def row_from_report(envelope: Envelope, report: AuthReport, now: datetime) -> Dm
         dkim_aligned=dmarc.dkim_aligned,
         spf_aligned=dmarc.spf_aligned,
         override=dmarc.override or ("policy_test_mode" if dmarc.testing else ""),
-        dkim=tuple((s.domain, s.selector, s.result) for s in report.dkim),
+        dkim=tuple((s.domain, s.selector, s.result) for s in signatures),
         spf_domain=spf.domain if spf else "",
         # RFC 9990 knows one SPF scope, "mfrom": with a null reverse-path the MAIL FROM
         # identity is postmaster@<HELO> (RFC 7208 section 2.4), which is what was checked.
         spf_scope="mfrom" if spf else "",
         spf_result=spf.result if spf else "none",
+        dkim_detail=tuple(_detail(s.result, s.reason) for s in signatures),
+        # Only the error texts of the SPF library: for fail/softfail/neutral its
+        # explanation is the domain's exp= text, macro-expanded with the sender's address.
+        spf_detail=_detail(spf.result, spf.explanation) if spf else "",
     )
 
 
@@ -137,6 +212,7 @@ class ReportMetadata:
     begin: int
     end: int
     extra_contact_info: str = ""
+    error: str = ""  # RFC 9990 report_metadata/error: problems with the DMARC Policy Record
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -165,6 +241,8 @@ def build_feedback(meta: ReportMetadata, rows: Sequence[DmarcResultRow]) -> byte
     date_range = _sub(metadata, "date_range")
     _sub(date_range, "begin", str(meta.begin))
     _sub(date_range, "end", str(meta.end))
+    if meta.error:
+        _sub(metadata, "error", meta.error)
     _sub(metadata, "generator", GENERATOR)
 
     # policy_published and identifiers are xs:all in RFC 9990; we write them in the order of
@@ -211,16 +289,20 @@ def _record(root: ET.Element, row: DmarcResultRow, count: int) -> None:
     if row.envelope_to:
         _sub(identifiers, "envelope_to", row.envelope_to)
     auth = _sub(record, "auth_results")
-    for domain, selector, result in row.dkim:
+    for domain, selector, result, detail in row.reported_dkim():
         dkim = _sub(auth, "dkim")
         _sub(dkim, "domain", domain)
         _sub(dkim, "selector", selector)
         _sub(dkim, "result", result)
+        if detail:
+            _sub(dkim, "human_result", detail)
     if row.spf_domain:
         spf = _sub(auth, "spf")
         _sub(spf, "domain", row.spf_domain)
         _sub(spf, "scope", "mfrom")  # the only SPFDomainScope of RFC 9990 (older rows: "helo")
         _sub(spf, "result", row.spf_result)
+        if row.spf_detail:
+            _sub(spf, "human_result", row.spf_detail)
 
 
 _SCHEMA: Any = None

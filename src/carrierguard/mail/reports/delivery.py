@@ -1,6 +1,12 @@
 """Getting DMARC reports to the Domain Owner: rua/ruf URIs, the external-destination
 check (RFC 9990 section 3), size limits, the report message, and SMTP via aiosmtplib.
 
+Size limits: RFC 7489 let a URI end in ``!size`` and forbade sending a larger report
+there. RFC 9989's URI grammar has no such suffix (a literal "!" must be percent-encoded)
+and RFC 9990's delivery rules name no size limit. Records still carry the suffix, so we
+read it as before and keep RFC 7489's rule for those URIs; the job splits reports so
+they fit (see ``job.build_reports``) instead of dropping them.
+
 Everything but ``send`` is pure or asks only the resolver.
 """
 
@@ -53,6 +59,31 @@ def parse_uri(uri: str) -> ReportDestination | None:
     if match:
         limit = int(match.group(1)) * _UNITS[match.group(2).lower()]
     return ReportDestination(address, limit)
+
+
+def uri_problems(uris: tuple[str, ...]) -> str:
+    """The RFC 9990 ``error`` text for a policy's rua URIs we cannot use ("" when none).
+
+    RFC 9990 names an invalid rua among the DMARC Policy Record errors the element is
+    for, and asks for terse text; the schema allows one element, so problems are joined.
+    """
+    problems = []
+    for uri in uris:
+        if parse_uri(uri) is not None:
+            continue
+        shown = uri.strip()
+        shown = shown if len(shown) <= 80 else shown[:79] + "…"
+        if shown.lower().startswith("mailto:"):
+            problems.append(f"rua URI {shown!r} ignored: not a mail address")
+        else:
+            problems.append(f"rua URI {shown!r} ignored: only mailto: is supported")
+    return "; ".join(problems)
+
+
+def smallest_limit(uris: tuple[str, ...]) -> int | None:
+    """The smallest RFC 7489 ``!size`` limit among ``uris`` (None when none has one)."""
+    limits = [d.max_bytes for u in uris if (d := parse_uri(u)) and d.max_bytes is not None]
+    return min(limits) if limits else None
 
 
 def _org(domain: str, resolver: Resolver) -> str:

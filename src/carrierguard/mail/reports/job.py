@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
 
+from carrierguard.errors import CarrierGuardError
 from carrierguard.mail.dns import Resolver
 from carrierguard.mail.reports.aggregate import (
     DmarcResultRow,
@@ -20,7 +21,14 @@ from carrierguard.mail.reports.aggregate import (
     report_filename,
     validate,
 )
-from carrierguard.mail.reports.delivery import aggregate_message, destinations, send
+from carrierguard.mail.reports.delivery import (
+    DEFAULT_MAX_REPORT_BYTES,
+    aggregate_message,
+    destinations,
+    send,
+    smallest_limit,
+    uri_problems,
+)
 
 log = structlog.get_logger("carrierguard.mail.reports")
 
@@ -36,6 +44,19 @@ class BuiltReport:
     messages: int
 
 
+# A URI's RFC 7489 "!size" limit is honoured by splitting only down to this size; a
+# smaller limit would turn one report into very many mails (that URI is then skipped
+# for reports larger than its limit, as RFC 7489 required).
+MIN_SPLIT_BYTES = 64 * 1024
+
+
+class ReportTooLarge(CarrierGuardError):
+    """One record alone does not fit the size limit (a limit far below any real report)."""
+
+    code = "DMARC_REPORT_TOO_LARGE"
+    default_ja = "DMARC 集約レポートを上限サイズ内に分割できません。"
+
+
 def build_reports(
     rows: Iterable[DmarcResultRow],
     *,
@@ -44,30 +65,86 @@ def build_reports(
     receiver: str,
     begin: datetime,
     end: datetime,
+    max_bytes: int = DEFAULT_MAX_REPORT_BYTES,
 ) -> list[BuiltReport]:
-    """One report per policy domain that asked for reports (``rua``), validated."""
+    """The validated reports per policy domain that asked for them (``rua``).
+
+    A domain's report whose gzipped size exceeds ``max_bytes`` (or the smallest
+    ``!size`` of its URIs, not below ``MIN_SPLIT_BYTES``) is split rather than
+    dropped: into shorter, non-overlapping periods first (RFC 9990 asks that report
+    periods not overlap), and only when one second's rows are still too large, into
+    reports of the same period with disjoint records. Each piece has its own
+    Report-ID, derived from its period and place, so a re-send keeps its file name.
+    """
     out = []
-    begin_ts, end_ts = int(begin.timestamp()), int(end.timestamp()) - 1
+    begin_ts, end_ts = int(begin.timestamp()), int(end.timestamp())
     for domain, group in sorted(by_policy_domain(rows).items()):
         rua = max(group, key=lambda r: r.received_at).rua
         if not rua:
             continue
-        digest = hashlib.sha256(f"{receiver}|{domain}|{begin_ts}|{end_ts}".encode()).hexdigest()
-        meta = ReportMetadata(org_name, email, digest[:24], begin_ts, end_ts)
-        xml = build_feedback(meta, group)
-        validate(xml)
-        out.append(
-            BuiltReport(
-                domain,
-                meta.report_id,
-                report_filename(receiver, meta, domain),
-                xml,
-                gzipped(xml),
-                rua,
-                len(group),
-            )
-        )
+        limit = max_bytes
+        legacy = smallest_limit(rua)
+        if legacy is not None:
+            limit = min(limit, max(legacy, MIN_SPLIT_BYTES))
+        error = uri_problems(rua)
+        context = _Context(org_name, email, receiver, domain, error, limit)
+        for report in _fit(context, group, begin_ts, end_ts, ""):
+            validate(report.xml)
+            out.append(replace(report, rua=rua))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    org_name: str
+    email: str
+    receiver: str
+    domain: str
+    error: str
+    limit: int
+
+
+def _build(
+    ctx: _Context, rows: list[DmarcResultRow], begin: int, end: int, part: str
+) -> BuiltReport:
+    """One report for [begin, end); ``part`` tells apart same-period pieces."""
+    key = f"{ctx.receiver}|{ctx.domain}|{begin}|{end - 1}" + (f"|{part}" if part else "")
+    report_id = hashlib.sha256(key.encode()).hexdigest()[:24]
+    meta = ReportMetadata(ctx.org_name, ctx.email, report_id, begin, end - 1, error=ctx.error)
+    xml = build_feedback(meta, rows)
+    return BuiltReport(
+        ctx.domain,
+        report_id,
+        report_filename(ctx.receiver, meta, ctx.domain),
+        xml,
+        gzipped(xml),
+        (),
+        len(rows),
+    )
+
+
+def _fit(
+    ctx: _Context, rows: list[DmarcResultRow], begin: int, end: int, part: str
+) -> list[BuiltReport]:
+    report = _build(ctx, rows, begin, end, part)
+    if len(report.payload) <= ctx.limit:
+        return [report]
+    seconds = {int(r.received_at.timestamp()) for r in rows}
+    if len(seconds) > 1:
+        middle = (min(seconds) + max(seconds) + 1) // 2
+        early = [r for r in rows if int(r.received_at.timestamp()) < middle]
+        late = [r for r in rows if int(r.received_at.timestamp()) >= middle]
+        return _fit(ctx, early, begin, middle, part) + _fit(ctx, late, middle, end, part)
+    keys = sorted({r.outcome_key() for r in rows}, key=str)
+    if len(keys) < 2:
+        raise ReportTooLarge(
+            f"one record of {ctx.domain} exceeds {ctx.limit} bytes",
+            message_ja=f"{ctx.domain} のレコード 1 件が {ctx.limit} バイトを超えます",
+        )
+    first = set(keys[: len(keys) // 2])
+    return _fit(ctx, [r for r in rows if r.outcome_key() in first], begin, end, part + "a") + _fit(
+        ctx, [r for r in rows if r.outcome_key() not in first], begin, end, part + "b"
+    )
 
 
 async def deliver(
