@@ -1,6 +1,7 @@
 """False blocking (誤遮断, M4) as people reported it: held mail later labelled "not phishing".
 
-Pure: quarantine entries in, figures out. A held message counts as a confirmed false
+Pure: quarantine entries in, figures out (the database quarantine counts the same
+figures with one SQL aggregate and builds the report with ``report``). A held message counts as a confirmed false
 block when an operator labelled it ``not_phishing``; one labelled ``phishing`` is a
 confirmed catch; the rest are unreviewed. The confirmed rate is a lower bound of the true
 one (unreviewed mail may hide more), the rate among reviewed messages an estimate of it;
@@ -13,8 +14,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from carrierguard.mail.quarantine import QuarantineEntry
+if TYPE_CHECKING:  # the quarantine module imports this one
+    from carrierguard.mail.quarantine import QuarantineEntry
+
+NO_REASON = "NONE"  # the code a held message without reasons is counted under
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,7 @@ def summarise(
             continue
         held += 1
         released += entry.state == "released"
-        codes = set(entry.reasons) or {"NONE"}
+        codes = set(entry.reasons) or {NO_REASON}
         per_held.update(codes)
         if entry.feedback == "not_phishing":
             false_blocks += 1
@@ -79,8 +84,21 @@ def summarise(
         elif entry.feedback == "phishing":
             catches += 1
             per_catch.update(codes)
-    reasons = tuple(
-        ReasonFigures(code, n, per_false[code], per_catch[code])
-        for code, n in sorted(per_held.items(), key=lambda kv: (-kv[1], kv[0]))
-    )
+    per_reason = [
+        ReasonFigures(code, n, per_false[code], per_catch[code]) for code, n in per_held.items()
+    ]
+    return report(since, until, held, false_blocks, catches, released, per_reason)
+
+
+def report(
+    since: datetime,
+    until: datetime,
+    held: int,
+    false_blocks: int,
+    catches: int,
+    released: int,
+    per_reason: Iterable[ReasonFigures],
+) -> FalseBlockReport:
+    """The report from counted figures, reasons most held first (then by code)."""
+    reasons = tuple(sorted(per_reason, key=lambda r: (-r.held, r.code)))
     return FalseBlockReport(since, until, held, false_blocks, catches, released, reasons)

@@ -1,4 +1,12 @@
-"""The quarantine: a directory of held messages, written so that none is ever half-there.
+"""The quarantine: where held messages wait, and the interface every quarantine offers.
+
+``Quarantine`` is the interface (a ``typing.Protocol``) that the milter, release,
+feedback, the API, the pages and the CLI type against. Two stores satisfy it: the
+directory below (``QuarantineStore``, one host) and the database
+(``carrierguard.store.quarantine.DbQuarantine``, shared by every milter and the API,
+messages sealed at rest).
+
+The directory store keeps what it holds so that none is ever half-there.
 
 Each message is two files named by a random id: ``<id>.eml`` (the message with
 our headers) and ``<id>.json`` (its metadata, the index entry). Both are written
@@ -17,12 +25,14 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from carrierguard.errors import NotFound
+from carrierguard.errors import InvalidInput, NotFound
+from carrierguard.mail.false_blocks import FalseBlockReport, summarise
 
 STATES = ("held", "released", "deleted")
 LABELS = ("phishing", "not_phishing")  # what a person may say of a held message
@@ -53,6 +63,65 @@ class QuarantineEntry:
             raise ValueError(f"unknown quarantine state {self.state!r}")
         if self.feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {self.feedback!r}")
+
+
+class Quarantine(Protocol):
+    """What a quarantine offers; ``QuarantineStore`` and ``DbQuarantine`` both satisfy it.
+
+    ``put`` returns only once the message is durable (the milter answers the MTA after
+    it). ``list`` pages by keyset: ``after`` is the id of the last entry of the previous
+    page, the order is (received_at, id), oldest first unless ``newest_first``; it never
+    reads message bodies. ``locked`` excludes a second holder of the same entry across
+    processes; ``get``/``mark``/``record_feedback`` on that entry may be called inside it.
+    """
+
+    def put(
+        self,
+        raw: bytes,
+        *,
+        mail_from: str,
+        recipients: tuple[str, ...],
+        header_from: str,
+        reasons: tuple[str, ...],
+        queue_id: str = "",
+        now: datetime | None = None,
+        phishing_probability: float | None = None,
+    ) -> QuarantineEntry: ...
+
+    def list(
+        self,
+        state: str | None = "held",
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        newest_first: bool = False,
+    ) -> list[QuarantineEntry]: ...
+
+    def entry(self, entry_id: str) -> QuarantineEntry: ...
+
+    def get(self, entry_id: str) -> bytes: ...
+
+    def mark(
+        self, entry_id: str, state: str, *, released_at: str = "", released_by: str = ""
+    ) -> QuarantineEntry: ...
+
+    def locked(self, entry_id: str) -> AbstractContextManager[QuarantineEntry]: ...
+
+    def record_feedback(self, entry_id: str, label: str, actor: str) -> QuarantineEntry: ...
+
+    def purge(self, before: datetime) -> int: ...
+
+    def false_blocks(self, since: datetime, until: datetime) -> FalseBlockReport:
+        """False-block figures (``mail.false_blocks``) for messages held in [since, until)."""
+        ...
+
+
+def unknown_cursor(entry_id: str) -> InvalidInput:
+    """The error for an ``after`` that names no entry (purged, or never there)."""
+    return InvalidInput(
+        f"after: no quarantined message {entry_id!r} to continue from",
+        message_ja=f"after に指定した隔離メール {entry_id!r} がありません。",
+    )
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -113,8 +182,19 @@ class QuarantineStore:
         body = json.dumps(asdict(entry), ensure_ascii=False, sort_keys=True).encode()
         write_atomically(self.directory / f"{entry.id}.json", body)
 
-    def list(self, state: str | None = "held") -> list[QuarantineEntry]:
-        """Index entries, oldest first; ``state=None`` lists every state."""
+    def list(
+        self,
+        state: str | None = "held",
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        newest_first: bool = False,
+    ) -> list[QuarantineEntry]:
+        """Index entries in (received_at, id) order; ``state=None`` lists every state.
+
+        A page of ``limit`` entries after the entry ``after`` (see ``Quarantine``); this
+        store still reads every index file to find it.
+        """
         entries = []
         for path in self.directory.glob("*.json"):
             if path.name.startswith(".tmp-"):
@@ -122,7 +202,19 @@ class QuarantineStore:
             entry = self._load(path)
             if state is None or entry.state == state:
                 entries.append(entry)
-        return sorted(entries, key=lambda e: (e.received_at, e.id))
+        entries.sort(key=lambda e: (e.received_at, e.id), reverse=newest_first)
+        if after:
+            try:
+                mark = self.entry(after)
+            except NotFound as exc:
+                raise unknown_cursor(after) from exc
+            key = (mark.received_at, mark.id)
+            entries = [
+                e
+                for e in entries
+                if ((e.received_at, e.id) < key) == newest_first and e.id != after
+            ]
+        return entries if limit is None else entries[:limit]
 
     def entry(self, entry_id: str) -> QuarantineEntry:
         path = self.directory / f"{self._checked(entry_id)}.json"
@@ -194,6 +286,10 @@ class QuarantineStore:
             if not listed and orphan.stat().st_mtime < before.timestamp():
                 orphan.unlink(missing_ok=True)
         return removed
+
+    def false_blocks(self, since: datetime, until: datetime) -> FalseBlockReport:
+        """Figures over every index entry (this store has no index by date)."""
+        return summarise(self.list(None), since, until)
 
     @staticmethod
     def _checked(entry_id: str) -> str:

@@ -3,7 +3,9 @@
 Rows are written by the milter (through ``record_dmarc_result``) and read per
 period by the report job. Like every table, it is declared on the shared
 ``metadata``; the Alembic revision ``0002_mail`` creates it. ``mail_recipients`` (revision
-``0008_mail_recipients``) keeps each recipient's filter strength.
+``0008_mail_recipients``) keeps each recipient's filter strength. ``mail_quarantine`` and
+``mail_quarantine_reasons`` (revision ``0009_mail_quarantine``) hold quarantined mail for
+``store.quarantine.DbQuarantine``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
     DateTime,
     Engine,
+    Float,
+    ForeignKey,
     Index,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -238,3 +244,44 @@ def mark_notified(conn: Connection, addresses: Iterable[str], now: datetime) -> 
         .where(mail_recipients.c.address.in_(sorted(set(addresses))))
         .values(notified_at=now)
     )
+
+
+# -- the quarantine (M4) -------------------------------------------------------------------------
+# One row per held message. Envelope addresses and the message bytes are sealed (AES-256-GCM,
+# ``store.quarantine``); what listing, ordering and the false-block figures need stays in clear.
+# ``message`` is the last column: SQLite then reads a row's other columns without walking the
+# message's overflow pages, and PostgreSQL keeps it out of line (TOAST).
+mail_quarantine = Table(
+    "mail_quarantine",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("header_from", Text, nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON list, in the verdict's order
+    Column("queue_id", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("phishing_probability", Float, nullable=True),
+    Column("feedback", String(16), nullable=False),
+    Column("feedback_by", Text, nullable=False),
+    Column("released_at", Text, nullable=False),
+    Column("released_by", Text, nullable=False),
+    Column("envelope", LargeBinary, nullable=False),  # sealed {"mail_from", "recipients"}
+    Column("message", LargeBinary, nullable=False),  # sealed message bytes
+    Index("ix_mail_quarantine_state_received", "state", "received_at", "id"),
+    Index("ix_mail_quarantine_received", "received_at", "id", "state", "feedback"),
+)
+
+# Each held message's distinct reason codes ("NONE" when it has none): the false-block
+# figures per reason are a GROUP BY over this table joined to the held period.
+mail_quarantine_reasons = Table(
+    "mail_quarantine_reasons",
+    metadata,
+    Column(
+        "entry_id",
+        String(24),
+        ForeignKey("mail_quarantine.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("code", Text, primary_key=True),
+)
