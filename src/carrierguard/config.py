@@ -10,6 +10,10 @@ Environment variables:
     CARRIERGUARD_KEY_FILE   where the data key is kept when the variable is unset
                             (default ``./carrierguard.key``, created with mode 0600)
     CARRIERGUARD_LOG_LEVEL  debug | info | warning | error (default info)
+    CARRIERGUARD_QUARANTINE        where held mail is kept: ``dir`` (default: the directory
+                                   below) or ``db`` (the ``mail_quarantine`` table of the
+                                   registry database, shared by every milter host; messages
+                                   sealed with the data key; ``serve --quarantine-db``)
     CARRIERGUARD_QUARANTINE_DIR    the milter's quarantine, shared with the API
                                    (default ``./quarantine``)
     CARRIERGUARD_RELEASE_SMTP      HOST:PORT where released mail is handed to the MTA
@@ -32,6 +36,7 @@ DEFAULT_KEY_FILE = "./carrierguard.key"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_QUARANTINE_DIR = "./quarantine"
+QUARANTINE_KINDS = ("dir", "db")
 DEFAULT_RELEASE_SMTP = "127.0.0.1:10026"
 DEFAULT_FEEDBACK_DIR = "./mail-feedback"
 
@@ -47,10 +52,15 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     log_level: str = "info"
+    quarantine: str = "dir"  # one of QUARANTINE_KINDS
     quarantine_dir: Path = Path(DEFAULT_QUARANTINE_DIR)
     release_smtp: str = DEFAULT_RELEASE_SMTP
     feedback_dir: Path = Path(DEFAULT_FEEDBACK_DIR)
     reputation_redis: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.quarantine not in QUARANTINE_KINDS:
+            raise ValueError(f"CARRIERGUARD_QUARANTINE must be dir or db, got {self.quarantine!r}")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -66,6 +76,7 @@ class Settings:
             else b"",
             key_file=Path(env.get("CARRIERGUARD_KEY_FILE", DEFAULT_KEY_FILE)),
             log_level=env.get("CARRIERGUARD_LOG_LEVEL", "info"),
+            quarantine=env.get("CARRIERGUARD_QUARANTINE", "dir").strip().lower() or "dir",
             quarantine_dir=Path(env.get("CARRIERGUARD_QUARANTINE_DIR", DEFAULT_QUARANTINE_DIR)),
             release_smtp=env.get("CARRIERGUARD_RELEASE_SMTP", DEFAULT_RELEASE_SMTP),
             feedback_dir=Path(env.get("CARRIERGUARD_FEEDBACK_DIR", DEFAULT_FEEDBACK_DIR)),

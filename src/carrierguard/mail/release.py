@@ -5,7 +5,9 @@ SMTP (aiosmtplib): a Postfix ``smtpd`` on a local port without our milter, so th
 message is not judged twice. The entry is locked while it is sent, and marked
 released only after the MTA accepted it: two operators releasing at once send one
 copy, and a crash between the two leaves it held (a second release may then deliver
-a duplicate, never lose it).
+a duplicate, never lose it). The lock is taken, and the message sent, in a worker
+thread: a second release of the same entry waits there, never on the event loop that
+the first one needs in order to finish.
 
 ``record_feedback`` keeps what a person said the message is: on the entry, in the
 domain reputation (when one is configured), and as a labelled copy under
@@ -15,6 +17,7 @@ domain reputation (when one is configured), and as a labelled copy under
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +27,7 @@ import aiosmtplib
 import structlog
 
 from carrierguard.errors import Conflict, InvalidInput, ReleaseFailed
-from carrierguard.mail.quarantine import LABELS, QuarantineEntry, QuarantineStore, write_atomically
+from carrierguard.mail.quarantine import LABELS, Quarantine, QuarantineEntry, write_atomically
 from carrierguard.mail.reputation import ReputationStore
 
 log = structlog.get_logger("carrierguard.mail.release")
@@ -53,9 +56,15 @@ class SmtpRelay:
 
 
 async def release(
-    store: QuarantineStore, entry_id: str, relay: SmtpRelay, *, actor: str
+    store: Quarantine, entry_id: str, relay: SmtpRelay, *, actor: str
 ) -> QuarantineEntry:
     """Deliver one held message to its recipients, byte for byte, and mark it released."""
+    return await asyncio.to_thread(_release_locked, store, entry_id, relay, actor)
+
+
+def _release_locked(
+    store: Quarantine, entry_id: str, relay: SmtpRelay, actor: str
+) -> QuarantineEntry:
     with store.locked(entry_id) as entry:
         if entry.state != "held":
             raise Conflict(
@@ -64,15 +73,17 @@ async def release(
             )
         raw = store.get(entry_id)
         try:
-            refused, _ = await aiosmtplib.send(
-                raw,
-                sender=entry.mail_from,
-                recipients=list(entry.recipients),
-                hostname=relay.host,
-                port=relay.port,
-                timeout=relay.timeout,
-                start_tls=False,
-                use_tls=False,
+            refused, _ = asyncio.run(
+                aiosmtplib.send(
+                    raw,
+                    sender=entry.mail_from,
+                    recipients=list(entry.recipients),
+                    hostname=relay.host,
+                    port=relay.port,
+                    timeout=relay.timeout,
+                    start_tls=False,
+                    use_tls=False,
+                )
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.error("release_failed", entry=entry_id, error=exc.__class__.__name__)
@@ -89,7 +100,7 @@ async def release(
 
 
 def record_feedback(
-    store: QuarantineStore,
+    store: Quarantine,
     entry_id: str,
     label: str,
     *,

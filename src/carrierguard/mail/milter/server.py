@@ -41,7 +41,7 @@ from carrierguard.mail.milter.protocol import (
     needs_reply,
 )
 from carrierguard.mail.milter.session import MilterSession, crlf
-from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.quarantine import Quarantine
 from carrierguard.mail.settings import MailSettings
 from carrierguard.mail.verdict import VERDICT_HEADER, Action, CheckContext, Stage, run_pipeline
 
@@ -68,7 +68,7 @@ class MilterServer:
         self,
         settings: MailSettings,
         stages: Sequence[Stage],
-        quarantine: QuarantineStore,
+        quarantine: Quarantine,
         *,
         on_result: ResultSink | None = None,
         metrics: MilterMetrics | None = None,

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from carrierguard.auth import Permission
 from carrierguard.config import Settings
 from carrierguard.contracts.service import ScreeningService
-from carrierguard.mail.false_blocks import FalseBlockReport, summarise
-from carrierguard.mail.quarantine import STATES, QuarantineEntry, QuarantineStore
+from carrierguard.mail.false_blocks import FalseBlockReport
+from carrierguard.mail.quarantine import STATES, Quarantine, QuarantineEntry, QuarantineStore
 from carrierguard.mail.recipients import normalized_address
 from carrierguard.mail.release import SmtpRelay, record_feedback, release
 from carrierguard.mail.reputation import ReputationStore
@@ -38,7 +38,8 @@ ADDRESS_PATTERN = r"^[^\s<>@]{1,64}@[^\s<>@]{1,253}$"
 class MailOps:
     """The quarantine operations, each with its audit entry, for the API and the pages.
 
-    Built from the settings; the quarantine directory opens on first use.
+    Built from the settings; the quarantine (the directory, or with ``quarantine="db"`` the
+    registry database) opens on first use.
     """
 
     def __init__(self, settings: Settings, service: ScreeningService) -> None:
@@ -48,7 +49,12 @@ class MailOps:
         self.feedback_dir = settings.feedback_dir
 
     @cached_property
-    def quarantine(self) -> QuarantineStore:
+    def quarantine(self) -> Quarantine:
+        if self.settings.quarantine == "db":
+            from carrierguard.store.quarantine import DbQuarantine
+
+            key = self.settings.resolved_data_key()
+            return DbQuarantine(self.service.registry.engine, key)
         return QuarantineStore(self.settings.quarantine_dir)
 
     @cached_property
@@ -85,14 +91,10 @@ class MailOps:
         self._audit(actor, "quarantine.feedback", entry_id, {"label": label, **context})
         return entry
 
-    def false_blocks(
-        self, days: int, entries: list[QuarantineEntry] | None = None
-    ) -> FalseBlockReport:
-        """Figures for the messages held in the last ``days`` days (``entries``: every
-        entry, when the caller has read them already)."""
+    def false_blocks(self, days: int) -> FalseBlockReport:
+        """Figures for the messages held in the last ``days`` days."""
         until = datetime.now(UTC)
-        held = self.quarantine.list(None) if entries is None else entries
-        return summarise(held, until - timedelta(days=days), until)
+        return self.quarantine.false_blocks(until - timedelta(days=days), until)
 
     def _audit(self, actor: str, action: str, entry_id: str, payload: dict[str, Any]) -> None:
         with self.service.registry.write() as tx:
@@ -156,16 +158,59 @@ class UnsetRecipientsOut(BaseModel):
     next_after: str | None
 
 
-@router.get("/quarantine", response_model=list[QuarantineOut], responses=ERRORS)
+NEXT_AFTER = "X-Next-After"
+LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "headers": {
+            NEXT_AFTER: {
+                "description": "次のページの after / the `after` of the next page "
+                "(absent on the last page)",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+            }
+        }
+    },
+}
+
+
+@router.get("/quarantine", response_model=list[QuarantineOut], responses=LIST_RESPONSES)
 def list_quarantine(
     ops: Ops,
+    response: Response,
     _: Annotated[Caller, Depends(require(Permission.QUARANTINE_READ))],
     state: Annotated[str, Query(pattern=f"^({'|'.join(STATES)}|all)$")] = "held",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{24}$",
+            description="前ページ最後の id / the id of the last entry of the previous page",
+        ),
+    ] = None,
+    order: Annotated[
+        str,
+        Query(
+            pattern="^(oldest|newest)$",
+            description="oldest: 受信の古い順 / oldest first; newest: 新しい順 / newest first",
+        ),
+    ] = "oldest",
 ) -> list[QuarantineOut]:
-    """隔離メール一覧 / Held (or released, deleted, all) messages, oldest first."""
-    entries = ops.quarantine.list(None if state == "all" else state)
-    return [to_out(e) for e in entries[:limit]]
+    """隔離メール一覧 / Held (or released, deleted, all) messages, one page at a time.
+
+    The order is stable: by received_at, then id (oldest first, or newest first with
+    `order=newest`). For the next page pass the id of the last entry as `after` (also
+    given in the `X-Next-After` header while the page is full); a shorter page is the
+    last. Entries released meanwhile leave the held list without shifting the pages.
+    """
+    entries = ops.quarantine.list(
+        None if state == "all" else state,
+        limit=limit,
+        after=after,
+        newest_first=order == "newest",
+    )
+    if len(entries) == limit:
+        response.headers[NEXT_AFTER] = entries[-1].id
+    return [to_out(e) for e in entries]
 
 
 @router.get("/quarantine/{entry_id}", response_model=QuarantineOut, responses=ERRORS)

@@ -23,6 +23,7 @@ from carrierguard.web.ui.pages import _check_csrf, _lang, _session, _to_login, r
 router = APIRouter(include_in_schema=False)
 PREVIEW_CHARS = 4000
 FIGURE_DAYS = 30
+PAGE_SIZE = 100
 
 
 def _operator(request: Request, permission: Permission) -> Session | None:
@@ -41,22 +42,28 @@ def _ops(request: Request) -> MailOps:
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
-def held_list(request: Request, state: str = "held") -> Response:
+def held_list(request: Request, state: str = "held", after: str = "") -> Response:
+    """The newest page of held mail (``after``: the pages behind it), with the figures."""
     session = _operator(request, Permission.QUARANTINE_READ)
     if session is None:
         return _to_login()
     chosen = state if state in (*STATES, "all") else "held"
     ops = _ops(request)
-    everything = ops.quarantine.list(None)
-    entries = [e for e in everything if chosen == "all" or e.state == chosen]
+    entries = ops.quarantine.list(
+        None if chosen == "all" else chosen,
+        limit=PAGE_SIZE,
+        after=after if after.isalnum() else None,
+        newest_first=True,
+    )
     return render(
         request,
         "quarantine.html",
         session,
-        entries=entries[:500],
+        entries=entries,
+        next_after=entries[-1].id if len(entries) == PAGE_SIZE else "",
         states=STATES,
         selected_state=chosen,
-        figures=ops.false_blocks(FIGURE_DAYS, everything),
+        figures=ops.false_blocks(FIGURE_DAYS),
         figure_days=FIGURE_DAYS,
     )
 
