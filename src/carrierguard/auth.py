@@ -27,6 +27,7 @@ class Role(StrEnum):
     MONITOR = "monitor"  # Prometheus scraping only
     SYSTEM = "system"  # the carrier's network systems: line events, customer settings
     MAIL_OPERATOR = "mail_operator"  # mail operations: quarantine, release, feedback
+    CARRIER_PEER = "carrier_peer"  # another carrier, at the cross-carrier hub (tokens only)
 
 
 class Permission(StrEnum):
@@ -48,6 +49,8 @@ class Permission(StrEnum):
     QUARANTINE_RELEASE = "quarantine:release"  # release and feedback
     RECIPIENTS_MANAGE = "recipients:manage"  # filter strength per recipient, awareness list
     MAIL_FIGURES_READ = "mail_figures:read"  # false-block figures (counts only, no content)
+    XC_EVALUATE = "xc:evaluate"  # the hub's VOPRF evaluation of blinded identity keys
+    XC_REGISTRY = "xc:registry"  # publish and query line counts per token
 
 
 _R = Role
@@ -73,6 +76,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.QUARANTINE_RELEASE: frozenset({_R.MAIL_OPERATOR}),
     Permission.RECIPIENTS_MANAGE: frozenset({_R.MAIL_OPERATOR, _R.SYSTEM}),
     Permission.MAIL_FIGURES_READ: frozenset({_R.MAIL_OPERATOR, _R.COMPLIANCE, _R.ADMIN}),
+    Permission.XC_EVALUATE: frozenset({_R.CARRIER_PEER}),
+    Permission.XC_REGISTRY: frozenset({_R.CARRIER_PEER}),
 }
 
 

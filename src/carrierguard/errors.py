@@ -237,3 +237,22 @@ class KeySetUnavailable(CarrierGuardError):
         )
         self.location = location
         self.reason = reason
+
+
+# --- Cross-carrier count (C1) -------------------------------------------------------------------
+
+
+class CrossCarrierUnavailable(CarrierGuardError):
+    """The industry hub did not answer, answered badly, or failed its VOPRF proof."""
+
+    status = 502
+    code = "CROSS_CARRIER_UNAVAILABLE"
+    default_ja = "他社回線数の照会基盤に接続できません。"
+
+
+class CrossCarrierNotConfigured(CarrierGuardError):
+    """This server holds no VOPRF key, so it cannot act as the hub's evaluator."""
+
+    status = 503
+    code = "CROSS_CARRIER_NOT_CONFIGURED"
+    default_ja = "このサーバーには他社回線数照会の鍵が設定されていません。"

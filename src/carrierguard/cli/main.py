@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from carrierguard.cli import audit, contracts, identity, mail, report, users
+from carrierguard.cli import audit, contracts, crosscarrier, identity, mail, report, users
 from carrierguard.errors import CarrierGuardError
 from carrierguard.logs import configure_logging
 
@@ -28,6 +28,7 @@ app.add_typer(mail.app, name="mail")
 app.add_typer(identity.app, name="identity")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
+app.add_typer(crosscarrier.app, name="xc")
 
 
 def main() -> None:

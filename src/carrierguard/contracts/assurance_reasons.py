@@ -130,6 +130,20 @@ ASSURANCE_CATALOGUE: dict[str, ReasonText] = {
         "The holder's lines show signs of resale (score {score}): {flags_en}.",
         RESALE_RULE,
     ),
+    "CROSS_CARRIER_CAP_EXCEEDED": ReasonText(
+        "{pool_ja}の契約数が他社分を含めた上限を超えます（当社保有{held}＋他社{elsewhere}"
+        "（{carriers}社）＋申込{requested}、上限{cap}）。利用目的と事情を確認する例外審査が必要です。",
+        "{pool_en}: the request exceeds the cap counted across carriers ({held} held here + "
+        "{elsewhere} at {carriers} other carrier(s) + {requested} requested, cap {cap}); an "
+        "exception review of purpose and circumstances is required.",
+        INDUSTRY_CAP_RULE,
+    ),
+    "CROSS_CARRIER_UNAVAILABLE": ReasonText(
+        "他社の契約数を照会できませんでした（{detail}）。方針により審査に回します。",
+        "Lines held at other carriers could not be counted ({detail}); the policy sends the "
+        "application to review.",
+        INDUSTRY_CAP_RULE,
+    ),
     "IDENTITY_AMBIGUOUS": ReasonText(
         "同一人物の可能性がある既存の契約者がいます（契約者ID {candidates}、一致度 {score}）。"
         "氏名・生年月日・住所の表記を確認し、同一人物なら保有回線を合算して審査します。",

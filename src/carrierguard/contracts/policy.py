@@ -55,6 +55,20 @@ class BurstRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CrossCarrierRules:
+    """``[cross_carrier]``: caps on a person's lines counted across every carrier (C1).
+
+    ``caps`` maps a pool name to the most lines an individual may hold in it at all
+    carriers together; above it the application goes to review. ``on_unavailable``:
+    what a screening does when the industry hub cannot answer ("approve" keeps the
+    duty to serve and logs it; "review" sends the application to a person).
+    """
+
+    caps: Mapping[str, int]
+    review_when_unavailable: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     version: int
     pools: tuple[LineCapPool, ...]
@@ -64,6 +78,7 @@ class Policy:
     agency_may_approve: bool
     source: str
     assurance: AssurancePolicy = field(default_factory=AssurancePolicy)
+    cross_carrier: CrossCarrierRules | None = None
     text: str = ""
 
     @property
@@ -198,6 +213,7 @@ class _Reader:
                 "burst",
                 "exceptions",
                 "assurance",
+                "cross_carrier",
             },
             "",
         )
@@ -229,7 +245,34 @@ class _Reader:
             ),
             source=self.source,
             assurance=parse_assurance(raw.get("assurance", {}), self.locate, self.source),
+            cross_carrier=self.cross_carrier(),
         )
+
+    def cross_carrier(self) -> CrossCarrierRules | None:
+        table = self.table(self.raw, "cross_carrier", "")
+        if not table:
+            return None
+        self.only_keys(table, {"caps", "on_unavailable"}, "cross_carrier")
+        caps_raw = self.table(table, "caps", "cross_carrier")
+        pools_raw = self.table(self.raw, "pools", "")
+        caps: dict[str, int] = {}
+        for name in caps_raw:
+            if name not in pools_raw:
+                raise self.fail(
+                    f"cross_carrier.caps.{name}",
+                    f"no pool named {name!r} (pools: {', '.join(pools_raw)})",
+                )
+            cap = self.int_field(caps_raw, name, "cross_carrier.caps")
+            assert cap is not None
+            caps[name] = cap
+        if not caps:
+            raise self.fail("cross_carrier.caps", "name at least one pool and its cap")
+        when = self.str_field(table, "on_unavailable", "cross_carrier", "approve")
+        if when not in ("approve", "review"):
+            raise self.fail(
+                "cross_carrier.on_unavailable", f"must be approve or review, got {when!r}"
+            )
+        return CrossCarrierRules(caps=caps, review_when_unavailable=when == "review")
 
     def exceptions(self) -> Mapping[str, Any]:
         table = self.table(self.raw, "exceptions", "")

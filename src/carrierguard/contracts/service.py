@@ -25,6 +25,13 @@ from carrierguard.contracts.assurance import (
 from carrierguard.contracts.assurance_jwks import AssuranceKeyring, needs_key_refresh
 from carrierguard.contracts.assurance_reasons import Finding
 from carrierguard.contracts.cases import open_case
+from carrierguard.contracts.cross_carrier import (
+    CrossCarrierLookup,
+    Elsewhere,
+    Unanswered,
+    applies,
+    cross_carrier_findings,
+)
 from carrierguard.contracts.decide import decide
 from carrierguard.contracts.identity_link import (
     IdentityVerdict,
@@ -95,8 +102,10 @@ class ScreeningService:
         *,
         clock: Callable[[], datetime] = utc_now,
         explicit_policy: bool = True,
+        cross_carrier: CrossCarrierLookup | None = None,
     ) -> None:
         self.registry = registry
+        self.cross_carrier = cross_carrier
         self.protector = protector
         self.clock = clock
         self.policies = PolicyKeeper(registry, policy, explicit=explicit_policy, clock=clock)
@@ -164,6 +173,13 @@ class ScreeningService:
         policy = self.policy  # before the transaction: the first use records it in its own
         evidence = evidence or AssuranceEvidence()
         keyring = self._keyring(policy)
+        identity = identity_string(application.holder)
+        heard: Elsewhere | Unanswered | None = None
+        if applies(application, policy):  # the hub is asked outside the transaction too
+            if self.cross_carrier is None:
+                heard = Unanswered("照会基盤が未設定 / no cross-carrier hub is configured")
+            else:
+                heard = self.cross_carrier.lookup(identity)
         return _Screening(
             application=application,
             evidence=evidence,
@@ -176,7 +192,8 @@ class ScreeningService:
             key_owner=submitted_by if submitted_by is not None else 0,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            identity_key=self.holder_key(application.holder),
+            identity_key=self.protector.blind_index(identity),
+            heard=heard,
             blocks=[self.protector.blind_index(b) for b in candidate_strings(application.holder)],
         )
 
@@ -419,6 +436,7 @@ class ScreeningService:
         ambiguous = identity.finding()
         if ambiguous is not None:
             findings = (*findings, ambiguous)
+        findings = (*findings, *cross_carrier_findings(application, holdings, s.heard, policy))
         return with_findings(
             decision,
             findings,
@@ -501,6 +519,7 @@ class _Screening:
     request_hash: str
     identity_key: str
     blocks: list[str]
+    heard: Elsewhere | Unanswered | None = None  # the cross-carrier hub's answer
 
 
 def _ask(s: _Screening) -> PgAsk:

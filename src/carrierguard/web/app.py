@@ -23,6 +23,7 @@ from carrierguard.config import Settings
 from carrierguard.contracts.cases import CaseService
 from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
+from carrierguard.crosscarrier.client import HubClient, HubSettings
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import CarrierGuardError, FieldProblem, InvalidInput
 from carrierguard.logs import configure_logging
@@ -31,6 +32,8 @@ from carrierguard.store.registry import Registry
 from carrierguard.web.api.admin import router as admin_router
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
+from carrierguard.web.api.crosscarrier import evaluator_from_env
+from carrierguard.web.api.crosscarrier import router as crosscarrier_router
 from carrierguard.web.api.events import router as events_router
 from carrierguard.web.api.mail import MailOps
 from carrierguard.web.api.mail import router as mail_router
@@ -69,11 +72,13 @@ def _metrics() -> Metrics:
 
 def build_service(settings: Settings) -> ScreeningService:
     engine = create_store_engine(settings.db_url)
+    hub = HubSettings.from_env()  # CARRIERGUARD_XC_*: the cross-carrier hub, if any
     return ScreeningService(
         Registry(engine),
         load_policy(settings.policy_path),
         DataProtector(settings.resolved_data_key()),
         explicit_policy=settings.policy_path is not None,
+        cross_carrier=HubClient(hub) if hub is not None else None,
     )
 
 
@@ -96,6 +101,8 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(admin_router)
     app.include_router(events_router)
+    app.state.xc_evaluator = evaluator_from_env()  # this server as the hub's evaluator
+    app.include_router(crosscarrier_router)
     app.state.mail = MailOps(settings, svc)
     app.include_router(mail_router)
     app.state.accounts = Accounts(svc.registry, svc.protector)

@@ -1,0 +1,168 @@
+"""What a carrier runs against the industry hub: tokens, the lookup at screening, publishing.
+
+``HubClient`` speaks HTTP (httpx) to the hub's evaluator and registry with the carrier's API
+key, pins the evaluator's VOPRF public key, and translates every failure into
+``CrossCarrierUnavailable``. ``lookup`` never raises: a screening must decide even when the
+hub is down, so it returns ``Unanswered`` and the policy says what that means.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from carrierguard.contracts.cross_carrier import Elsewhere, Unanswered
+from carrierguard.contracts.lines import SimType
+from carrierguard.crosscarrier import oprf
+from carrierguard.errors import CarrierGuardError, CrossCarrierUnavailable
+from carrierguard.store.crosscarrier import Counts
+
+log = structlog.get_logger("carrierguard.cross_carrier")
+
+DEFAULT_TIMEOUT = 0.5  # seconds per request: the hub sits on a screening's critical path
+MAX_PUBLISH = 5000  # rows per publish request (the registry's limit)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise CrossCarrierUnavailable(f"the hub sent {what} that is not base64") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """Where the hub is and how we prove who we are (environment ``CARRIERGUARD_XC_*``)."""
+
+    evaluator_url: str
+    registry_url: str
+    api_key: str
+    public_key: bytes
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings | None:
+        """``CARRIERGUARD_XC_EVALUATOR`` (URL), ``CARRIERGUARD_XC_REGISTRY`` (URL, default:
+        the evaluator's), ``CARRIERGUARD_XC_API_KEY``, ``CARRIERGUARD_XC_PUBLIC_KEY``
+        (base64, printed by ``carrierguard xc keygen`` at the hub). None when unset."""
+        env = os.environ if env is None else env
+        evaluator = env.get("CARRIERGUARD_XC_EVALUATOR", "").rstrip("/")
+        if not evaluator:
+            return None
+        missing = [
+            name
+            for name in ("CARRIERGUARD_XC_API_KEY", "CARRIERGUARD_XC_PUBLIC_KEY")
+            if not env.get(name)
+        ]
+        if missing:
+            raise ValueError(f"CARRIERGUARD_XC_EVALUATOR is set but {', '.join(missing)} is not")
+        try:
+            public_key = base64.b64decode(env["CARRIERGUARD_XC_PUBLIC_KEY"], validate=True)
+        except ValueError as exc:
+            raise ValueError("CARRIERGUARD_XC_PUBLIC_KEY must be base64") from exc
+        return cls(
+            evaluator_url=evaluator,
+            registry_url=env.get("CARRIERGUARD_XC_REGISTRY", evaluator).rstrip("/"),
+            api_key=env["CARRIERGUARD_XC_API_KEY"],
+            public_key=public_key,
+            timeout=float(env.get("CARRIERGUARD_XC_TIMEOUT", DEFAULT_TIMEOUT)),
+        )
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The error code of one of our JSON error bodies, or "" for anything else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
+
+
+class HubClient:
+    """A carrier's connection to the hub. ``http`` may be given (tests pass an in-process one)."""
+
+    def __init__(self, settings: HubSettings, http: httpx.Client | None = None) -> None:
+        self.settings = settings
+        self._http = http or httpx.Client(timeout=settings.timeout)
+        self._headers = {"Authorization": f"Bearer {settings.api_key}"}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, url: str, body: Mapping[str, Any]) -> Any:
+        try:
+            response = self._http.request(method, url, json=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise CrossCarrierUnavailable(
+                f"the hub at {url} did not answer: {type(exc).__name__}"
+            ) from exc
+        if response.status_code >= 300:
+            raise CrossCarrierUnavailable(
+                f"the hub at {url} answered {response.status_code} {_error_code(response)}".rstrip()
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CrossCarrierUnavailable(f"the hub at {url} answered no JSON") from exc
+
+    def tokens(self, identities: Sequence[str]) -> list[str]:
+        """The registry token of each identity key (one evaluator round trip per batch)."""
+        out: list[str] = []
+        for start in range(0, len(identities), oprf.MAX_BATCH):
+            blinded = oprf.blind(identities[start : start + oprf.MAX_BATCH])
+            answer = self._call(
+                "POST",
+                f"{self.settings.evaluator_url}/v1/xc/evaluate",
+                {"blinded": [b64(e) for e in blinded.elements]},
+            )
+            if not isinstance(answer, dict) or not isinstance(answer.get("evaluated"), str):
+                raise CrossCarrierUnavailable("the evaluator's answer has no 'evaluated'")
+            evaluated = unb64(answer["evaluated"], "an evaluation")
+            out += oprf.finalize(blinded, evaluated, self.settings.public_key)
+        return out
+
+    def elsewhere(self, tokens: Sequence[str]) -> dict[str, Elsewhere]:
+        """Lines held at other carriers per token (a token nobody else holds is absent)."""
+        answer = self._call(
+            "POST", f"{self.settings.registry_url}/v1/xc/holdings/query", {"tokens": list(tokens)}
+        )
+        found: dict[str, Elsewhere] = {}
+        try:
+            for row in answer["holdings"]:
+                found[str(row["token"])] = Elsewhere(
+                    lines={sim: int(row[sim.value]) for sim in SimType},
+                    carriers=int(row["carriers"]),
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CrossCarrierUnavailable("the registry's answer is malformed") from exc
+        return found
+
+    def publish(self, rows: Sequence[tuple[str, Counts]]) -> int:
+        """Tell the registry our lines per token (zeros remove them); returns rows sent."""
+        for start in range(0, len(rows), MAX_PUBLISH):
+            chunk = rows[start : start + MAX_PUBLISH]
+            self._call(
+                "PUT",
+                f"{self.settings.registry_url}/v1/xc/holdings",
+                {"holdings": [{"token": t, **c.as_dict()} for t, c in chunk]},
+            )
+        return len(rows)
+
+    def lookup(self, identity: str) -> Elsewhere | Unanswered:
+        """What other carriers hold for one person; ``Unanswered`` instead of raising."""
+        try:
+            (token,) = self.tokens([identity])
+            return self.elsewhere([token]).get(token, Elsewhere())
+        except CarrierGuardError as exc:
+            log.warning("cross_carrier.unavailable", error=exc.message)
+            return Unanswered(exc.message)

@@ -1,0 +1,291 @@
+"""Tables of the cross-carrier count (C1): the hub's registry and a carrier's publishing state.
+
+``xc_holdings`` lives at the hub: per token and carrier, the lines held by SIM type. It
+holds no name, date or address: a token is a VOPRF output only the evaluator could compute.
+``xc_published`` lives at a carrier: what it last told the hub about each of its holders,
+so that ``carrierguard xc publish`` sends only what changed. Revision ``0010_cross_carrier``
+creates both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from carrierguard.store import audit
+from carrierguard.store.schema import Id, holders, lines, metadata
+
+SIM_COLUMNS = ("voice", "data_sms", "data")
+
+xc_holdings = Table(
+    "xc_holdings",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("carrier", String(100), primary_key=True),
+    Column("voice", Integer, nullable=False),
+    Column("data_sms", Integer, nullable=False),
+    Column("data", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+xc_published = Table(
+    "xc_published",
+    metadata,
+    Column("holder_id", Id, ForeignKey("holders.id"), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("voice", Integer, nullable=False),
+    Column("data_sms", Integer, nullable=False),
+    Column("data", Integer, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)
+
+xc_state = Table(
+    "xc_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+WATERMARK = "publish_watermark"
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Lines by SIM type (the registry's unit)."""
+
+    voice: int = 0
+    data_sms: int = 0
+    data: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.voice or self.data_sms or self.data)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"voice": self.voice, "data_sms": self.data_sms, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A token's lines at carriers other than the one asking, and how many carriers."""
+
+    counts: Counts
+    carriers: int
+
+
+def _insert(engine: Engine, table: Table):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+# -- the hub's registry ----------------------------------------------------------------------
+
+
+def publish(engine: Engine, carrier: str, rows: Sequence[tuple[str, Counts]], now: datetime) -> int:
+    """Set ``carrier``'s counts for each token (all zeros removes the row).
+
+    One transaction, with its audit entry (how many rows, never which tokens)."""
+    keep = [
+        {"token": t, "carrier": carrier, **c.as_dict(), "updated_at": now}
+        for t, c in rows
+        if not c.empty
+    ]
+    gone = [t for t, c in rows if c.empty]
+    with engine.begin() as conn:
+        if keep:
+            stmt = _insert(engine, xc_holdings)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["token", "carrier"],
+                    set_={
+                        "voice": stmt.excluded.voice,
+                        "data_sms": stmt.excluded.data_sms,
+                        "data": stmt.excluded.data,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                ),
+                keep,
+            )
+        if gone:
+            conn.execute(
+                delete(xc_holdings).where(
+                    and_(xc_holdings.c.carrier == carrier, xc_holdings.c.token.in_(gone))
+                )
+            )
+        audit.append(
+            conn,
+            actor=f"carrier:{carrier}",
+            action="xc.published",
+            subject=carrier,
+            payload={"rows": len(rows), "removed": len(gone)},
+            now=now,
+        )
+    return len(rows)
+
+
+def totals_elsewhere(
+    engine: Engine, carrier: str, tokens: Collection[str], now: datetime
+) -> dict[str, Totals]:
+    """Per token asked for, the lines held at every carrier but ``carrier`` (absent: none).
+
+    Every query is audited (who asked, how many tokens, how many were known)."""
+    if not tokens:
+        return {}
+    c = xc_holdings.c
+    query = (
+        select(
+            c.token,
+            func.sum(c.voice),
+            func.sum(c.data_sms),
+            func.sum(c.data),
+            func.count(),
+        )
+        .where(and_(c.token.in_(list(tokens)), c.carrier != carrier))
+        .group_by(c.token)
+    )
+    with engine.begin() as conn:
+        found = {
+            token: Totals(Counts(int(v), int(s), int(d)), int(n))
+            for token, v, s, d, n in conn.execute(query)
+        }
+        audit.append(
+            conn,
+            actor=f"carrier:{carrier}",
+            action="xc.queried",
+            subject=carrier,
+            payload={"tokens": len(tokens), "known": len(found)},
+            now=now,
+        )
+    return found
+
+
+# -- a carrier's publishing state --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HolderCounts:
+    """One individual holder of ours: sealed identity fields and the lines that count."""
+
+    holder_id: int
+    pii: bytes
+    counts: Counts
+    published: Counts | None  # what the hub last heard, None if never
+
+
+def holders_to_publish(
+    engine: Engine,
+    counted_states: Collection[str],
+    *,
+    after_id: int,
+    limit: int,
+    changed_since: datetime | None,
+) -> list[HolderCounts]:
+    """Individual holders with id > ``after_id`` (in id order), their counted lines by SIM type
+    and what was last published; with ``changed_since``, only holders whose lines changed."""
+    lc = lines.c
+    counted = [lc.state.in_(list(counted_states))]
+    per_sim = [func.sum(case((lc.sim_type == sim, 1), else_=0)).label(sim) for sim in SIM_COLUMNS]
+    counts = (
+        select(lc.holder_id, *per_sim).where(*counted).group_by(lc.holder_id).subquery("counts")
+    )
+    candidates = select(holders.c.id).where(
+        and_(holders.c.kind == "individual", holders.c.id > after_id)
+    )
+    if changed_since is not None:
+        candidates = candidates.where(
+            holders.c.id.in_(select(lc.holder_id).where(lc.updated_at >= changed_since))
+        )
+    ids = candidates.order_by(holders.c.id).limit(limit).subquery("ids")
+    p = xc_published.c
+    query = (
+        select(
+            holders.c.id,
+            holders.c.pii,
+            *(func.coalesce(counts.c[sim], 0) for sim in SIM_COLUMNS),
+            p.voice,
+            p.data_sms,
+            p.data,
+        )
+        .select_from(
+            ids.join(holders, holders.c.id == ids.c.id)
+            .outerjoin(counts, counts.c.holder_id == holders.c.id)
+            .outerjoin(xc_published, p.holder_id == holders.c.id)
+        )
+        .order_by(holders.c.id)
+    )
+    with engine.connect() as conn:
+        return [
+            HolderCounts(
+                holder_id=int(row[0]),
+                pii=bytes(row[1]),
+                counts=Counts(int(row[2]), int(row[3]), int(row[4])),
+                published=None if row[5] is None else Counts(row[5], row[6], row[7]),
+            )
+            for row in conn.execute(query)
+        ]
+
+
+def note_published(engine: Engine, rows: Iterable[tuple[int, str, Counts]], now: datetime) -> None:
+    """Remember what the hub now holds for each (holder id, token, counts)."""
+    values = [{"holder_id": h, "token": t, **c.as_dict(), "published_at": now} for h, t, c in rows]
+    if not values:
+        return
+    stmt = _insert(engine, xc_published)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["holder_id"],
+                set_={
+                    "token": stmt.excluded.token,
+                    "voice": stmt.excluded.voice,
+                    "data_sms": stmt.excluded.data_sms,
+                    "data": stmt.excluded.data,
+                    "published_at": stmt.excluded.published_at,
+                },
+            ),
+            values,
+        )
+
+
+def last_line_change(engine: Engine) -> datetime | None:
+    """The newest ``lines.updated_at``: where the next incremental publish starts."""
+    with engine.connect() as conn:
+        value: datetime | None = conn.execute(select(func.max(lines.c.updated_at))).scalar()
+    return value
+
+
+def watermark(engine: Engine) -> datetime | None:
+    """Where the last complete publish started (None: never published)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(xc_state.c.value).where(xc_state.c.name == WATERMARK)).scalar()
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def set_watermark(engine: Engine, when: datetime) -> None:
+    stmt = _insert(engine, xc_state)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"], set_={"value": stmt.excluded.value}
+            ),
+            [{"name": WATERMARK, "value": when.isoformat()}],
+        )
+
+
+def counts_by_sim(values: Mapping[str, int]) -> Counts:
+    return Counts(**{k: int(values.get(k, 0)) for k in SIM_COLUMNS})
