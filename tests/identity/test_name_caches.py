@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jaconv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,9 @@ PIECES = st.sampled_from(
         ".",
         "Ａ",
         "ｶﾞ",
+        "ヶ",
+        "a",
+        "Ta",
     ]
 )
 TEXT = st.lists(PIECES, max_size=8).map("".join)
@@ -44,11 +48,21 @@ TEXT = st.lists(PIECES, max_size=8).map("".join)
 def reference(name: str, reading: str | None = None) -> NormalizedName:
     """``normalize_name`` as written before its steps were cached apart."""
     text = names._strip_honorific(names._PUNCT.sub("", nfkc(name)).strip())
-    parts = [kana.to_katakana(fold_variants(p)) for p in names._split(text)]
+    small_ke = str.maketrans("ヶヵ", "ケケ")
+    parts = [
+        kana.to_katakana(fold_variants(p)).translate(small_ke).upper() for p in names._split(text)
+    ]
     family, given = (parts[0], "".join(parts[1:])) if len(parts) >= 2 else (None, None)
     if not reading and kana.is_kana(text):
         reading = text
-    reading_parts = [kana.to_katakana(p) for p in names._split(nfkc(reading or ""))]
+    reading_parts = []
+    for part in names._split(nfkc(reading or "")):
+        if any(c.isascii() and c.isalpha() for c in part):
+            part = jaconv.alphabet2kata(part.lower())
+        if not kana.is_kana(part):  # a reading that is not kana is no reading
+            reading_parts = []
+            break
+        reading_parts.append(kana.to_katakana(part))
     r_family, r_given = (
         (reading_parts[0], "".join(reading_parts[1:])) if len(reading_parts) >= 2 else (None, None)
     )

@@ -3,8 +3,11 @@
 Reads ISO (1985-04-01), slashes and dots (1985/4/1, 1985.4.1), eight digits
 (19850401), 西暦 in kanji (1985年4月1日, 一九八五年四月一日), full-width digits, and
 和暦 with the era in full or abbreviated (昭和60年4月1日, 昭和六十年, S60.4.1,
-H2/3/4, R1.5.1, 令和元年5月1日, ㍼60.4.1). Anything else raises ``InvalidDate``
-naming the text; nothing is guessed (two-digit years without an era are refused).
+H2/3/4, R1.5.1, 令和元年5月1日, ㍼60.4.1), with any dash look-alike a keyboard gives
+for the separator (－, −, ー) and a midnight time a spreadsheet export appends
+(1985/04/01 0:00:00). Anything else raises ``InvalidDate`` naming the text; nothing
+is guessed (two-digit years without an era are refused, and so is an era year past
+the era's last one, such as 昭和65年).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ ERAS: dict[str, int] = {
     "平成": 1989,
     "令和": 2019,
 }
+# Last year of each closed era (昭和 ended in its 64th year, on 1989-01-07).
+_ERA_LAST_YEAR: dict[str, int] = {"明治": 45, "大正": 15, "昭和": 64, "平成": 31}
 _ERA_LETTERS: dict[str, str] = {
     "M": "明治",
     "T": "大正",
@@ -40,7 +45,10 @@ _ERA_LETTERS: dict[str, str] = {
 }
 
 _NUM = f"[0-9{KANJI_NUMERAL_CHARS}]+"
-_SEP = r"\s*[-/.．・,]\s*"
+# Separators, with the dash look-alikes an IME types for a hyphen (NFKC leaves them).
+_SEP = r"\s*[-/.．・,‐‑‒–—―−ーｰ]\s*"
+# Midnight appended by spreadsheet and database exports; any other time is refused.
+_MIDNIGHT = re.compile(r"(?:T|\s+)0?0:00(?::00(?:\.0+)?)?$")
 _KANJI_DATE = re.compile(rf"^({_NUM}|元)\s*年\s*({_NUM})\s*月\s*({_NUM})\s*日?$")
 _SEP_DATE = re.compile(rf"^({_NUM}|元){_SEP}({_NUM}){_SEP}({_NUM})$")
 _ERA_PREFIX = re.compile(r"^(明治|大正|昭和|平成|令和|[MTSHR明大昭平令])\.?\s*")
@@ -73,6 +81,8 @@ def parse_date(text: str | date) -> date:
 def _parse_text(text: str) -> date:
     raw = text
     cleaned = nfkc(text).strip().upper().replace("生まれ", "").replace("生", "").strip()
+    cleaned = _MIDNIGHT.sub("", cleaned)
+    era_name: str | None = None
     era_year0: int | None = None
     era = _ERA_PREFIX.match(cleaned)
     if era:
@@ -90,8 +100,9 @@ def _parse_text(text: str) -> date:
     except ValueError as exc:
         raise InvalidDate(raw, "unreadable numeral") from exc
     if era_year0 is not None:
-        if year < 1 or year > 99:
-            raise InvalidDate(raw, f"era year {year} out of range")
+        last = _ERA_LAST_YEAR.get(era_name or "", 99)
+        if year < 1 or year > last:
+            raise InvalidDate(raw, f"era year {year} out of range (1-{last})")
         year += era_year0
     elif parts[0] == "元" or year < 1000:
         raise InvalidDate(raw, "a year needs four digits or an era")

@@ -7,6 +7,8 @@ folded by the caller's ``fold`` so they compare with folded addresses.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -25,6 +27,11 @@ PREFECTURES: tuple[str, ...] = (
 )  # fmt: skip
 
 _local = threading.local()
+# A ward of a designated city: 横浜市中区 -> 中区.
+_WARD = re.compile(r"^.+?市(.+区)$")
+# A town whose name holds a block-number marker after a numeral: 八丁堀, 一番町, 麻布十番.
+_NUMBERED_TOWN = re.compile(r"[〇一二三四五六七八九十百千]+[丁番号](?!目|地)")
+_READING_NOTE = re.compile(r"（.*?）|\(.*?\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +59,31 @@ def normalize_postal_code(code: str) -> str | None:
     return digits if len(digits) == 7 else None
 
 
+def _office_area(code: str) -> tuple[str, str, str] | None:
+    """Prefecture, municipality and town of a large office's own code (東京都庁: 163-8001)."""
+    row = _connection().execute("select data from office_data where code = ?", (code,)).fetchone()
+    if row is None:
+        return None
+    try:
+        data = json.loads(row[0])
+        return str(data["prefecture"]), str(data["city"]), str(data.get("neighborhood") or "")
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 @lru_cache(maxsize=100_000)
 def postal_area(code: str) -> PostalArea | None:
-    """The area of a seven-digit postal code, or None when Japan Post does not know it."""
+    """The area of a seven-digit postal code, or None when Japan Post does not know it.
+
+    Area codes come first; a large office's own code (個別番号) gives its office's area.
+    """
     row = (
         _connection()
         .execute("select prefecture, city, neighborhood from postal_data where code = ?", (code,))
         .fetchone()
     )
+    if row is None:
+        row = _office_area(code)
     if row is None:
         return None
     prefecture, city, town = row
@@ -73,8 +97,10 @@ def municipalities(fold: Callable[[str], str]) -> dict[str, tuple[tuple[str, str
     """Folded spelling of a municipality -> the (prefecture, municipality) it may name.
 
     Each municipality is listed with and without its county (郡), since addresses
-    often drop it: 西多摩郡瑞穂町 is also found as 瑞穂町. Several entries under one
-    spelling mean the spelling alone is ambiguous (府中市: Tokyo and Hiroshima).
+    often drop it: 西多摩郡瑞穂町 is also found as 瑞穂町; a ward of a designated city
+    (政令指定都市) is also found without its city: 横浜市中区 as 中区. Several entries
+    under one spelling mean the spelling alone is ambiguous (府中市: Tokyo and
+    Hiroshima; 中区 without a prefecture).
     """
     rows = _connection().execute("select distinct prefecture, city from postal_data").fetchall()
     table: dict[str, set[tuple[str, str]]] = {}
@@ -83,4 +109,24 @@ def municipalities(fold: Callable[[str], str]) -> dict[str, tuple[tuple[str, str
         table.setdefault(entry[1], set()).add(entry)
         if "郡" in entry[1][:-1]:
             table.setdefault(entry[1].split("郡", 1)[1], set()).add(entry)
+        ward = _WARD.match(entry[1])
+        if ward:
+            table.setdefault(ward.group(1), set()).add(entry)
     return {spelling: tuple(sorted(found)) for spelling, found in table.items()}
+
+
+@lru_cache(maxsize=4)
+def numbered_towns(fold: Callable[[str], str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(prefecture, municipality) -> its towns whose names look like block numbers.
+
+    八丁堀, 一番町 and 麻布十番 hold a kanji numeral before 丁, 番 or 号, which an address
+    parser would otherwise read as a chome or banchi. Longest names first, folded by
+    ``fold`` like the municipalities.
+    """
+    rows = _connection().execute("select distinct prefecture, city, neighborhood from postal_data")
+    found: dict[tuple[str, str], set[str]] = {}
+    for prefecture, city, town in rows:
+        town = _READING_NOTE.sub("", town)
+        if _NUMBERED_TOWN.search(town):
+            found.setdefault((fold(prefecture), fold(city)), set()).add(fold(town))
+    return {key: tuple(sorted(towns, key=len, reverse=True)) for key, towns in found.items()}

@@ -2,7 +2,10 @@
 
 Owns NFKC, variant-kanji folding, spaces and honorifics for the written name, and
 the katakana form of the reading (フリガナ). A name written only in kana is also
-taken as its own reading. Must not guess readings of kanji.
+taken as its own reading. Latin letters compare without case (SMITH JOHN is Smith
+John), ヶ and ヵ in a written name are ケ (一ヶ瀬 is 一ケ瀬), and a reading given in
+romaji (TAKAHASHI ICHIRO) is read as kana, or dropped when it cannot be. Must not
+guess readings of kanji.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+import jaconv
 
 from carrierguard.identity.kana import is_kana, phonetic_key, to_katakana
 from carrierguard.identity.variants import fold_variants, nfkc
@@ -21,6 +26,9 @@ _HONORIFICS = ("様", "殿")
 _KANA_HONORIFICS = ("さま", "さん", "くん", "ちゃん")
 _KANJI = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f々]")
 _PUNCT = re.compile(r"[.,、。()（）「」\"'`]")
+# ヶ and ヵ inside a written name (一ヶ瀬, 八ヶ代) are typographic forms of ケ.
+_SMALL_KE = str.maketrans("ヶヵ", "ケケ")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +73,21 @@ def _written(name: str) -> tuple[str, tuple[str, ...], bool]:
     it is all kana. Cached apart from the reading: a name comes with and without one.
     """
     text = _strip_honorific(_PUNCT.sub("", nfkc(name)).strip())
-    return text, tuple(to_katakana(fold_variants(p)) for p in _split(text)), is_kana(text)
+    parts = tuple(to_katakana(fold_variants(p)).translate(_SMALL_KE).upper() for p in _split(text))
+    return text, parts, is_kana(text)
+
+
+def _kana_part(part: str) -> str | None:
+    """A reading's part in katakana; romaji is converted, None when it is not kana then."""
+    if _LATIN.search(part):
+        part = jaconv.alphabet2kata(part.lower())
+    return to_katakana(part) if is_kana(part) else None
 
 
 @lru_cache(maxsize=100_000)
 def _reading(reading: str) -> tuple[str, ...]:
-    return tuple(to_katakana(p) for p in _split(nfkc(reading)))
+    parts = tuple(_kana_part(p) for p in _split(nfkc(reading)))
+    return () if None in parts else tuple(p for p in parts if p is not None)
 
 
 @lru_cache(maxsize=100_000)
