@@ -1,7 +1,7 @@
 """Cross-carrier count (C1): the hub's token registry and a carrier's publishing state.
 
 Revision ID: 0010_cross_carrier
-Revises: 0008_mail_recipients (a head beside 0009_mail_quarantine; `migrate` upgrades to "heads")
+Revises: 0009_mail_quarantine
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 revision = "0010_cross_carrier"
-down_revision = "0008_mail_recipients"
+down_revision = "0009_mail_quarantine"
 branch_labels = None
 depends_on = None
 
