@@ -80,6 +80,14 @@ def serve(
             help="milter と共有する隔離先 / the milter's quarantine (CARRIERGUARD_QUARANTINE_DIR)",
         ),
     ] = None,
+    quarantine_db: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-db",
+            help="隔離メールを --db のデータベースから読む (milter --quarantine-db と共有) / "
+            "the quarantine is in the registry database (CARRIERGUARD_QUARANTINE=db)",
+        ),
+    ] = False,
     release_smtp: Annotated[
         str | None,
         typer.Option(
@@ -99,6 +107,8 @@ def serve(
         os.environ["CARRIERGUARD_RELEASE_SMTP"] = release_smtp
     if quarantine_dir is not None:
         os.environ["CARRIERGUARD_QUARANTINE_DIR"] = str(quarantine_dir)
+    if quarantine_db:
+        os.environ["CARRIERGUARD_QUARANTINE"] = "db"
     settings = _settings(db, policy)
     load_policy(settings.policy_path)  # fail now, with file and line, not in a worker
     settings.resolved_data_key()  # create the key file once, before workers start

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import Engine
@@ -19,6 +19,7 @@ from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, 
 from carrierguard.mail.message import Message
 from carrierguard.mail.milter.server import ResultSink
 from carrierguard.mail.milter.session import MilterSession
+from carrierguard.mail.quarantine import Quarantine, QuarantineStore
 from carrierguard.mail.reputation import (
     MemoryReputationStore,
     RedisReputationStore,
@@ -33,6 +34,9 @@ from carrierguard.mail.settings import (
 )
 from carrierguard.mail.signing import DkimSigner, KeyAlgorithm, generate_key, load_key, zone_line
 from carrierguard.mail.verdict import CheckContext, Stage
+
+if TYPE_CHECKING:
+    from carrierguard.store.quarantine import DbQuarantine
 
 app = typer.Typer(
     help="メール認証とフィッシング対策 / Mail authentication and phishing defence.",
@@ -63,6 +67,21 @@ def _read_message(path: Path) -> Message:
         ) from exc
 
 
+QuarantineDbFlag = Annotated[
+    bool,
+    typer.Option(
+        "--quarantine-db",
+        help="隔離を --db のデータベースに保存 (全ホストで共有) / keep held mail in the --db "
+        "database, shared by every host (sealed with the data key serve uses)",
+    ),
+]
+QuarantineDb = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="データベースの隔離を使う / the quarantine in this database (default: --quarantine-dir)",
+    ),
+]
 DnsZone = Annotated[
     Path | None,
     typer.Option(
@@ -111,6 +130,7 @@ def milter(
     ] = "inet:127.0.0.1:8891",
     authserv_id: Annotated[str | None, typer.Option("--authserv-id")] = None,
     quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    quarantine_db: QuarantineDbFlag = False,
     nameserver: Nameserver = None,
     dns_port: Annotated[int, typer.Option("--dns-port")] = 53,
     dns_zone: DnsZone = None,
@@ -197,11 +217,13 @@ def milter(
 
     Postfix main.cf: ``smtpd_milters = inet:127.0.0.1:8891``,
     ``milter_default_action = tempfail``, ``milter_protocol = 6``.
+    With ``--quarantine-db --db URL`` held mail goes to that database, which every milter
+    host and ``serve --quarantine-db`` share (sealed with the data key of
+    CARRIERGUARD_DATA_KEY or CARRIERGUARD_KEY_FILE, the key serve uses).
     """
     import asyncio
 
     from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
-    from carrierguard.mail.quarantine import QuarantineStore
     from carrierguard.mail.signing import signing_stage
     from carrierguard.mail.verdict import standard_stages
 
@@ -219,8 +241,14 @@ def milter(
         settings = MailSettings(**options)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InvalidInput(str(exc), message_ja=f"設定が不正です: {exc}") from exc
+    if quarantine_db and not db:
+        raise InvalidInput(
+            "--quarantine-db keeps held mail in the --db database: give --db",
+            message_ja="--quarantine-db は --db のデータベースに隔離します。--db を指定してください。",
+        )
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, settings.dns_timeout)
-    engine = _migrated_engine(db) if db else None  # strengths and DMARC rows share it
+    engine = _migrated_engine(db) if db else None  # strengths, DMARC rows, quarantine share it
+    quarantine = open_quarantine(quarantine_dir, engine if quarantine_db else None)
     stages = standard_stages(resolver, settings)
     stages.insert(-1, reputation_stage(_reputation_store(reputation_redis)))
     if content:
@@ -275,7 +303,7 @@ def milter(
     server = MilterServer(
         settings,
         stages,
-        QuarantineStore(quarantine_dir),
+        quarantine,
         on_result=on_result if sinks else None,
         metrics=MilterMetrics() if metrics_file else None,
     )
@@ -319,6 +347,36 @@ def _migrated_engine(url: str) -> Engine:
     engine = create_store_engine(url)
     migrate(engine)
     return engine
+
+
+def open_quarantine(directory: Path, engine: Engine | None) -> Quarantine:
+    """The directory quarantine, or with ``engine`` the one in that database.
+
+    The database quarantine seals held mail with the data key (CARRIERGUARD_DATA_KEY or
+    the key file ``serve`` created). A mail command never creates that key: mail sealed
+    with a key nobody else has could not be read by the API. The key is tried on the
+    newest entry at once, so a wrong one fails here and not at the first release.
+    """
+    if engine is None:
+        return QuarantineStore(directory)
+    return _db_quarantine(engine)
+
+
+def _db_quarantine(engine: Engine) -> DbQuarantine:
+    from carrierguard.config import Settings
+    from carrierguard.store.quarantine import DbQuarantine
+
+    settings = Settings.from_env()
+    if not settings.data_key and not settings.key_file.exists():
+        raise InvalidInput(
+            f"no data key: set CARRIERGUARD_DATA_KEY, or CARRIERGUARD_KEY_FILE to the key "
+            f"`carrierguard serve` uses ({settings.key_file} does not exist)",
+            message_ja=f"データ鍵がありません。CARRIERGUARD_DATA_KEY か、serve と同じ鍵ファイルを "
+            f"CARRIERGUARD_KEY_FILE に指定してください ({settings.key_file} がありません)。",
+        )
+    store = DbQuarantine(engine, settings.resolved_data_key())
+    store.check_key()
+    return store
 
 
 def _reputation_store(url: str | None, prefix: str = "cg:reputation:") -> ReputationStore:
@@ -457,24 +515,70 @@ def dmarc_report(
         typer.echo(json.dumps({"sent": sent}))
 
 
+def _quarantine_at(quarantine_dir: Path, db: str | None) -> Quarantine:
+    return open_quarantine(quarantine_dir, _migrated_engine(db) if db else None)
+
+
 @app.command("quarantine")
 def quarantine_list(
     quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    db: QuarantineDb = None,
     state: Annotated[str, typer.Option(help="held | released | deleted | all")] = "held",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="最大件数 / at most N entries")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option("--after", help="この id の次から / continue after this id")
+    ] = None,
 ) -> None:
-    """隔離メールの一覧 (JSON 行) / list quarantined messages as JSON lines."""
+    """隔離メールの一覧 (JSON 行、古い順) / list quarantined messages as JSON lines, oldest first."""
     from dataclasses import asdict
 
-    from carrierguard.mail.quarantine import STATES, QuarantineStore
+    from carrierguard.mail.quarantine import STATES
 
     if state != "all" and state not in STATES:
         raise InvalidInput(
             f"state must be one of {', '.join(STATES)} or all",
             message_ja=f"state は {', '.join(STATES)} または all です。",
         )
-    store = QuarantineStore(quarantine_dir)
-    for entry in store.list(None if state == "all" else state):
+    store = _quarantine_at(quarantine_dir, db)
+    for entry in store.list(None if state == "all" else state, limit=limit, after=after):
         typer.echo(json.dumps(asdict(entry), ensure_ascii=False))
+
+
+@app.command("quarantine-import")
+def quarantine_import(
+    from_dir: Annotated[
+        Path, typer.Option("--from-dir", help="移行元の隔離ディレクトリ / directory quarantine")
+    ],
+    db: Annotated[str, typer.Option("--db", help="移行先データベース / database URL")],
+    batch: Annotated[int, typer.Option("--batch", min=1, hidden=True)] = 200,
+) -> None:
+    """隔離ディレクトリをデータベースへ移行 / copy a directory quarantine into the database.
+
+    Ids, states and labels are kept; entries already in the database are skipped, so a
+    second run adds nothing. The directory is left as it was (remove it once checked).
+    """
+    from rich.progress import Progress
+
+    if not from_dir.is_dir():
+        raise InvalidInput(
+            f"not a directory: {from_dir}", message_ja=f"ディレクトリではありません: {from_dir}"
+        )
+    source = QuarantineStore(from_dir)
+    target = _db_quarantine(_migrated_engine(db))
+    entries = source.list(None)
+    added = 0
+    with Progress(transient=True) as bar:
+        task = bar.add_task("隔離メール / held mail", total=len(entries))
+        for start in range(0, len(entries), batch):
+            chunk = entries[start : start + batch]
+            added += target.import_entries((e, source.get(e.id)) for e in chunk)
+            bar.advance(task, len(chunk))
+    typer.echo(
+        f"{added} 件を移行、{len(entries) - added} 件は移行済み / "
+        f"imported {added}, already there {len(entries) - added}"
+    )
 
 
 @app.command("quarantine-purge")
@@ -483,14 +587,13 @@ def quarantine_purge(
         float, typer.Option("--older-than-days", min=0, help="保存期間 (日) / retention in days")
     ],
     quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    db: QuarantineDb = None,
 ) -> None:
     """保存期間を過ぎた隔離メールを削除 / remove held mail older than the retention period."""
     from datetime import UTC, datetime, timedelta
 
-    from carrierguard.mail.quarantine import QuarantineStore
-
     before = datetime.now(UTC) - timedelta(days=older_than_days)
-    removed = QuarantineStore(quarantine_dir).purge(before)
+    removed = _quarantine_at(quarantine_dir, db).purge(before)
     typer.echo(
         f"{removed} 件削除 / removed (received before {before.isoformat(timespec='seconds')})"
     )
@@ -500,6 +603,7 @@ def quarantine_purge(
 def false_blocks(
     days: Annotated[int, typer.Option("--days", min=1, help="集計期間 (日) / period in days")] = 30,
     quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+    db: QuarantineDb = None,
 ) -> None:
     """誤遮断の状況 (M4) / held mail later reported as not phishing, overall and by reason."""
     from datetime import UTC, datetime, timedelta
@@ -507,13 +611,8 @@ def false_blocks(
     from rich.console import Console
     from rich.table import Table
 
-    from carrierguard.mail.false_blocks import summarise
-    from carrierguard.mail.quarantine import QuarantineStore
-
     until = datetime.now(UTC)
-    report = summarise(
-        QuarantineStore(quarantine_dir).list(None), until - timedelta(days=days), until
-    )
+    report = _quarantine_at(quarantine_dir, db).false_blocks(until - timedelta(days=days), until)
 
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value * 100:.2f}%"

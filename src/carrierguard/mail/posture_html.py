@@ -274,6 +274,14 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--new-recipient-window", help="秒 / seconds")
         ] = 600,
         quarantine_dir: Annotated[Path, typer.Option("--quarantine-dir")] = DEFAULT_QUARANTINE_DIR,
+        quarantine_db: Annotated[
+            str | None,
+            typer.Option(
+                "--quarantine-db",
+                help="隔離先データベース (全ホストで共有) / database URL of the shared quarantine "
+                "(default: --quarantine-dir)",
+            ),
+        ] = None,
         redis_prefix: Annotated[str, typer.Option("--redis-prefix", hidden=True)] = "cg:outbound:",
         phishing: Annotated[
             str,
@@ -290,6 +298,7 @@ def register(app: typer.Typer) -> None:
         """
         import asyncio
 
+        from carrierguard.cli.mail import _migrated_engine, open_quarantine
         from carrierguard.mail.milter.server import MilterServer, parse_listen, serve_forever
         from carrierguard.mail.outbound import (
             OutboundLimiter,
@@ -298,7 +307,6 @@ def register(app: typer.Typer) -> None:
             classifier_judge,
             submission_stages,
         )
-        from carrierguard.mail.quarantine import QuarantineStore
         from carrierguard.mail.settings import MailSettings
 
         if phishing not in ("weak", "standard", "strong", "off"):
@@ -315,7 +323,8 @@ def register(app: typer.Typer) -> None:
         settings = MailSettings(quarantine_dir=quarantine_dir)
         judge = None if phishing == "off" else classifier_judge(phishing)
         stages = submission_stages(limiter, is_phishing=judge)
-        server = MilterServer(settings, stages, QuarantineStore(quarantine_dir))
+        engine = _migrated_engine(quarantine_db) if quarantine_db else None
+        server = MilterServer(settings, stages, open_quarantine(quarantine_dir, engine))
         asyncio.run(serve_forever(server, host, port))
 
     @app.command("outbound-held")
