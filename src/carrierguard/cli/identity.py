@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carrierguard.errors import FieldProblem, InvalidInput
-from carrierguard.identity import Person, match
+from carrierguard.identity import Person, match, parse_date
 from carrierguard.identity.dedupe import DedupeReport, dedupe
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(help="本人同一性の判定 / Japanese identity resolution.", no_args_is_help=True)
 
@@ -91,11 +94,51 @@ def compare_line(line: str, where: tuple[str, int]) -> dict[str, object]:
     pair = _json_line(line, where, "id")
     a = _person(pair.get("a"), "a", where)
     b = _person(pair.get("b"), "b", where)
+    for side, person in (("a", a), ("b", b)):
+        try:
+            parse_date(person.birth_date)
+        except InvalidInput as exc:
+            raise _bad_line(
+                path,
+                number,
+                f"'{side}.birth_date': {exc.message}",
+                f"'{side}.birth_date': {exc.message_ja}",
+            ) from exc
     try:
         result = match(a, b)
     except InvalidInput as exc:
         raise _bad_line(path, number, exc.message, exc.message_ja) from exc
     return {"id": pair["id"], "match": result.outcome.value, "score": result.score}
+
+
+def _line_error(exc: InvalidInput) -> str:
+    """One bad line for stderr: ``error [CODE] 日本語`` then the English on the next line."""
+    return f"error [{exc.code}] {exc.message_ja}\n  {exc.message}\n"
+
+
+def _answer(raw: bytes, where: tuple[str, int]) -> dict[str, object] | None:
+    """The answer to one raw input line; None for a blank line; InvalidInput when bad."""
+    path, number = where
+    try:
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad_line(
+            path, number, f"not UTF-8 (byte {exc.start})", "UTF-8 として読めません"
+        ) from exc
+    if not line.strip():
+        return None
+    try:
+        return compare_line(line, where)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # a bug on one line must not cost the other lines their answers
+        logger.exception("identity compare failed on %s:%d", path, number)
+        raise _bad_line(
+            path,
+            number,
+            f"internal error ({type(exc).__name__})",
+            f"内部エラー ({type(exc).__name__})",
+        ) from exc
 
 
 @app.command()
@@ -104,18 +147,50 @@ def compare(
         ..., "--input", "-i", help="JSONL: one {id, a, b} per line ('-' for stdin)."
     ),
 ) -> None:
-    """二人が同一人物かを判定 / Say for each pair whether it is one person (JSON lines)."""
+    """二人が同一人物かを判定 / Say for each pair whether it is one person (JSON lines).
+
+    A bad line (not JSON, a missing field, an unreadable date) is reported on stderr
+    with its number and reason, the other lines are still answered, and the exit
+    status is non-zero.
+    """
     name = str(input)
-    stream = sys.stdin if name == "-" else _open(input)
+    stream = sys.stdin.buffer if name == "-" else _open_binary(input)
+    bad: list[int] = []
     try:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
+        for number, raw in enumerate(stream, start=1):
+            try:
+                answer = _answer(raw, (name, number))
+            except InvalidInput as exc:
+                bad.append(number)
+                sys.stdout.flush()
+                sys.stderr.write(_line_error(exc))
+                sys.stderr.flush()
                 continue
-            answer = compare_line(line, (name, number))
-            sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+            if answer is not None:
+                sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
     finally:
-        if stream is not sys.stdin:
+        sys.stdout.flush()
+        if stream is not sys.stdin.buffer:
             stream.close()
+    if bad:
+        shown = ", ".join(str(n) for n in bad[:20]) + (", ..." if len(bad) > 20 else "")
+        raise InvalidInput(
+            f"{name}: {len(bad)} line(s) could not be compared (lines {shown}); "
+            "the other lines were answered",
+            message_ja=(
+                f"{name}: {len(bad)} 行を判定できませんでした ({shown} 行目)。"
+                "ほかの行は判定済みです。"
+            ),
+        )
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path}: cannot open ({exc.strerror})", message_ja=f"{path} を開けません"
+        ) from exc
 
 
 def _holders_csv(stream: TextIO, name: str) -> Iterator[tuple[str, Person]]:
