@@ -1,7 +1,8 @@
-"""False-block figures (M4) from quarantine labels: pure, CLI, API and page agree."""
+"""False-block figures (M4) from quarantine labels: pure, SQL, CLI, API and page agree."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,11 +12,21 @@ from typer.testing import CliRunner
 from carrierguard.auth import Role
 from carrierguard.cli.main import app
 from carrierguard.mail.false_blocks import summarise
-from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.quarantine import Quarantine, QuarantineStore
+from carrierguard.store.engine import create_store_engine, migrate
+from carrierguard.store.quarantine import DbQuarantine
+from tests.dbs import fresh_database
+from tests.mail.test_quarantine import KEY, KEY_ENV, KINDS, open_store
 from tests.web.conftest import make_api
 
 
-def fill(store: QuarantineStore, now: datetime) -> None:
+@pytest.fixture(params=KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Quarantine]:
+    with open_store(request.param, tmp_path) as opened:
+        yield opened
+
+
+def fill(store: Quarantine, now: datetime) -> None:
     """Six held messages: 2 false blocks, 2 catches, 1 unreviewed, 1 too old to count."""
     rows = [
         (("CONTENT_MODEL_PHISHING",), "not_phishing", 1),
@@ -38,11 +49,12 @@ def fill(store: QuarantineStore, now: datetime) -> None:
             store.record_feedback(entry.id, label, "test")
 
 
-def test_figures_overall_and_by_reason(tmp_path: Path) -> None:
+def test_figures_overall_and_by_reason(store: Quarantine) -> None:
     now = datetime.now(UTC)
-    store = QuarantineStore(tmp_path)
     fill(store, now)
-    report = summarise(store.list(None), now - timedelta(days=30), now + timedelta(seconds=1))
+    since, until = now - timedelta(days=30), now + timedelta(seconds=1)
+    report = summarise(store.list(None), since, until)
+    assert store.false_blocks(since, until) == report  # the store's own count agrees
     assert (report.held, report.false_blocks, report.catches) == (5, 2, 2)
     assert report.confirmed_rate == pytest.approx(2 / 5)
     assert report.rate_among_reviewed == pytest.approx(0.5)
@@ -54,17 +66,54 @@ def test_figures_overall_and_by_reason(tmp_path: Path) -> None:
     assert empty.confirmed_rate is None and empty.rate_among_reviewed is None
 
 
-def test_cli_api_and_page_show_the_same_figures(tmp_path: Path) -> None:
+def test_sql_figures_equal_the_pure_ones_on_edge_cases(store: Quarantine) -> None:
+    """No reasons (NONE), a repeated reason, the period's bounds, released mail."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    cases = [((), "not_phishing", 0), (("A", "A", "B"), "phishing", 1), (("B",), "", 2)]
+    cases.append((("A",), "", 60))
+    for reasons, label, minutes in cases:
+        entry = store.put(
+            b"x",
+            mail_from="",
+            recipients=(),
+            header_from="",
+            reasons=reasons,
+            now=start + timedelta(minutes=minutes, microseconds=500),
+        )
+        if label:
+            store.record_feedback(entry.id, label, "t")
+        if minutes == 1:
+            store.mark(entry.id, "released")
+    for since, until in [
+        (start, start + timedelta(minutes=60)),  # the last one is at the end: left out
+        (start + timedelta(seconds=30), start + timedelta(hours=2)),
+        (start - timedelta(days=1), start - timedelta(hours=1)),  # nothing held
+    ]:
+        assert store.false_blocks(since, until) == summarise(store.list(None), since, until)
+    everything = store.false_blocks(start, start + timedelta(hours=1, seconds=1))
+    assert (everything.held, everything.released) == (4, 1)
+    assert {r.code: r.held for r in everything.by_reason} == {"A": 2, "B": 2, "NONE": 1}
+
+
+@pytest.mark.parametrize("kind", ["dir", "sqlite"])
+def test_cli_api_and_page_show_the_same_figures(tmp_path: Path, kind: str) -> None:
     now = datetime.now(UTC)
-    fill(QuarantineStore(tmp_path / "q"), now)
-    cli = CliRunner().invoke(
-        app,
-        ["mail", "false-blocks", "--quarantine-dir", str(tmp_path / "q")],
-        env={"COLUMNS": "200"},
-    )
+    with fresh_database("sqlite", tmp_path) as url:
+        if kind == "dir":
+            fill(QuarantineStore(tmp_path / "q"), now)
+            where = ["--quarantine-dir", str(tmp_path / "q")]
+            api = make_api(url, quarantine_dir=tmp_path / "q")
+        else:
+            engine = create_store_engine(url)
+            migrate(engine)
+            fill(DbQuarantine(engine, KEY), now)
+            where = ["--db", url]
+            api = make_api(url, quarantine="db")
+        cli = CliRunner().invoke(
+            app, ["mail", "false-blocks", *where], env={"COLUMNS": "200", **KEY_ENV}
+        )
     assert cli.exit_code == 0, cli.output
     assert "40.00%" in cli.output  # 2 confirmed of 5 held
-    api = make_api(f"sqlite:///{tmp_path / 'a.db'}", quarantine_dir=tmp_path / "q")
     r = api.client.get("/v1/mail/false-blocks", headers=api.headers(Role.COMPLIANCE))
     assert r.status_code == 200, r.text
     body = r.json()
