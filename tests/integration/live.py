@@ -127,9 +127,23 @@ class LiveServer:
         )
 
     def create_key(self, role: str = "clerk") -> str:
-        done = self.cli("keys", "create", "--role", role, "--name", f"integration-{role}")
+        return self.create_key_named(role, f"integration-{role}")
+
+    def create_key_named(self, role: str, name: str) -> str:
+        done = self.cli("keys", "create", "--role", role, "--name", name)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
+
+    def run_plain(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run ``carrierguard ARGS`` (no ``--db``) in this server's environment."""
+        return subprocess.run(
+            [*COMMAND, *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def import_book(self, csv_path: Path) -> subprocess.CompletedProcess[str]:
         return self.cli("import", str(csv_path), timeout=3600)
