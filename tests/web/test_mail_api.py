@@ -1,4 +1,8 @@
-"""``/v1/mail``: quarantine release (byte for byte), feedback, recipients' strengths, roles."""
+"""``/v1/mail``: quarantine release (byte for byte), feedback, recipients' strengths, roles.
+
+The quarantine tests run against the directory store and the database quarantine on
+SQLite and PostgreSQL (``kind``); the API then uses ``CARRIERGUARD_QUARANTINE=db``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,11 +22,12 @@ from aiosmtpd.controller import Controller
 
 from carrierguard.audit import verify_chain
 from carrierguard.auth import Role
-from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.quarantine import Quarantine
 from carrierguard.mail.reputation import RedisReputationStore
 from carrierguard.store import audit
 from carrierguard.store.mail_schema import note_recipients, recipient_strengths
 from tests.conftest import need
+from tests.dbs import fresh_database
 from tests.mail.integration.servers import free_port
 from tests.web.conftest import Api, make_api
 
@@ -68,19 +74,42 @@ def sink() -> Iterator[Sink]:
         controller.stop()
 
 
+@contextmanager
+def api_with_quarantine(kind: str, tmp_path: Path, **settings: Any) -> Iterator[Api]:
+    """An API whose quarantine is a directory (``dir``) or its own database."""
+    if kind == "dir":
+        yield make_api(
+            f"sqlite:///{tmp_path / 'api.db'}", quarantine_dir=tmp_path / "quarantine", **settings
+        )
+        return
+    with fresh_database(kind, tmp_path) as url:
+        yield make_api(url, quarantine="db", **settings)
+
+
+@pytest.fixture(params=["dir", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def mail_api(tmp_path: Path, sink: Sink) -> Api:
-    return make_api(
-        f"sqlite:///{tmp_path / 'api.db'}",
-        quarantine_dir=tmp_path / "quarantine",
+def mail_api(tmp_path: Path, sink: Sink, kind: str) -> Iterator[Api]:
+    with api_with_quarantine(
+        kind,
+        tmp_path,
         release_smtp=f"127.0.0.1:{sink.port}",
         feedback_dir=tmp_path / "feedback",
         reputation_redis="redis://127.0.0.1:6379/15",
-    )
+    ) as api:
+        yield api
 
 
-def hold(tmp_path: Path, domain: str = "shop.example") -> tuple[QuarantineStore, str]:
-    store = QuarantineStore(tmp_path / "quarantine")
+def quarantine_of(api: Api) -> Quarantine:
+    store: Quarantine = api.client.app.state.mail.quarantine  # type: ignore[attr-defined]
+    return store
+
+
+def hold(api: Api, domain: str = "shop.example") -> tuple[Quarantine, str]:
+    store = quarantine_of(api)
     entry = store.put(
         HELD,
         mail_from=f"bounce@{domain}",
@@ -94,10 +123,8 @@ def hold(tmp_path: Path, domain: str = "shop.example") -> tuple[QuarantineStore,
 OPERATOR = Role.MAIL_OPERATOR
 
 
-def test_release_delivers_the_held_bytes_unchanged(
-    mail_api: Api, sink: Sink, tmp_path: Path
-) -> None:
-    store, entry_id = hold(tmp_path)
+def test_release_delivers_the_held_bytes_unchanged(mail_api: Api, sink: Sink) -> None:
+    store, entry_id = hold(mail_api)
     c = mail_api.client
     listed = c.get("/v1/mail/quarantine", headers=mail_api.headers(OPERATOR)).json()
     assert [e["id"] for e in listed] == [entry_id]
@@ -113,10 +140,8 @@ def test_release_delivers_the_held_bytes_unchanged(
     assert len(sink.received) == 1
 
 
-def test_two_operators_releasing_at_once_send_one_copy(
-    mail_api: Api, sink: Sink, tmp_path: Path
-) -> None:
-    _, entry_id = hold(tmp_path)
+def test_two_operators_releasing_at_once_send_one_copy(mail_api: Api, sink: Sink) -> None:
+    store, entry_id = hold(mail_api)
     url = f"/v1/mail/quarantine/{entry_id}/release"
     with ThreadPoolExecutor(8) as pool:
         codes = sorted(
@@ -127,23 +152,62 @@ def test_two_operators_releasing_at_once_send_one_copy(
         )
     assert codes == [200] + [409] * 7
     assert len(sink.received) == 1
+    assert store.entry(entry_id).state == "released"
 
 
-def test_mail_server_down_keeps_the_message_held(tmp_path: Path) -> None:
-    api = make_api(
-        f"sqlite:///{tmp_path / 'api.db'}",
-        quarantine_dir=tmp_path / "quarantine",
-        release_smtp=f"127.0.0.1:{free_port()}",  # nobody listens
-    )
-    store, entry_id = hold(tmp_path)
-    r = api.client.post(f"/v1/mail/quarantine/{entry_id}/release", headers=api.headers(OPERATOR))
-    assert r.status_code == 502
-    assert r.json()["error"]["code"] == "RELEASE_FAILED"
-    assert store.entry(entry_id).state == "held"
+def test_mail_server_down_keeps_the_message_held(tmp_path: Path, kind: str) -> None:
+    nobody = f"127.0.0.1:{free_port()}"  # nobody listens
+    with api_with_quarantine(kind, tmp_path, release_smtp=nobody) as api:
+        store, entry_id = hold(api)
+        url = f"/v1/mail/quarantine/{entry_id}/release"
+        r = api.client.post(url, headers=api.headers(OPERATOR))
+        assert r.status_code == 502
+        assert r.json()["error"]["code"] == "RELEASE_FAILED"
+        assert store.entry(entry_id).state == "held"
+        assert store.get(entry_id) == HELD
 
 
-def test_only_mail_operators_see_held_mail(mail_api: Api, tmp_path: Path) -> None:
-    _, entry_id = hold(tmp_path)
+def test_the_list_pages_by_after_in_a_stable_order(mail_api: Api) -> None:
+    """limit/after walk every entry once, oldest or newest first; X-Next-After names the
+    next page while pages are full."""
+    store = quarantine_of(mail_api)
+    ids = [
+        store.put(
+            HELD,
+            mail_from="a@shop.example",
+            recipients=("user@example.net",),
+            header_from="shop.example",
+            reasons=("DMARC_FAIL",),
+            now=datetime(2026, 1, 1, hour, tzinfo=UTC),
+        ).id
+        for hour in (5, 1, 3, 3, 2)
+    ]
+    h = mail_api.headers(OPERATOR)
+    for order in ("oldest", "newest"):
+        seen: list[dict[str, Any]] = []
+        url = f"/v1/mail/quarantine?limit=2&order={order}"
+        while url:
+            r = mail_api.client.get(url, headers=h)
+            assert r.status_code == 200, r.text
+            seen += r.json()
+            nxt = r.headers.get("X-Next-After")
+            assert (nxt is not None) == (len(r.json()) == 2)
+            url = f"/v1/mail/quarantine?limit=2&order={order}&after={nxt}" if nxt else ""
+        keys = [(e["received_at"], e["id"]) for e in seen]
+        assert keys == sorted(keys, reverse=order == "newest") and len(set(keys)) == 5
+        assert sorted(e["id"] for e in seen) == sorted(ids)
+    bad = mail_api.client.get("/v1/mail/quarantine?after=nope", headers=h)
+    assert bad.status_code == 422
+    gone = mail_api.client.get(f"/v1/mail/quarantine?after={'0' * 24}", headers=h)
+    assert gone.status_code == 422
+    spec = mail_api.client.get("/openapi.json").json()
+    listed = spec["paths"]["/v1/mail/quarantine"]["get"]
+    assert {"limit", "after", "order"} <= {p["name"] for p in listed["parameters"]}
+    assert "X-Next-After" in listed["responses"]["200"]["headers"]
+
+
+def test_only_mail_operators_see_held_mail(mail_api: Api) -> None:
+    _, entry_id = hold(mail_api)
     for role in Role:
         if role is OPERATOR:
             continue
@@ -163,7 +227,7 @@ def test_feedback_feeds_reputation_and_training_and_is_audited(
     except redis.RedisError:
         need(False, "Redis not running on 127.0.0.1:6379")
     domain = f"{secrets.token_hex(6)}.example"
-    _, entry_id = hold(tmp_path, domain)
+    _, entry_id = hold(mail_api, domain)
     url = f"/v1/mail/quarantine/{entry_id}/feedback"
     h = mail_api.headers(OPERATOR)
     assert mail_api.client.post(url, json={"label": "spam"}, headers=h).status_code == 422
