@@ -32,25 +32,42 @@ def _data_dir(data: Path) -> Path:
 
 
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="files, folders or mbox files")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="files, folders (Maildir too), mbox files; .gz/.bz2/.xz read as well"),
+    ],
     strength: Annotated[str, typer.Option(help="weak | standard | strong")] = "standard",
     json_output: Annotated[bool, typer.Option("--json", help="JSON lines (default)")] = True,
     model: Annotated[Path | None, typer.Option(help="model file (default: shipped)")] = None,
 ) -> None:
-    """メールを判定 / Judge messages: one JSON line per message."""
+    """メールを判定 / Judge messages: one JSON line per message.
+
+    An mbox message's path is FILE#N (N from 1). An input that cannot be judged (missing,
+    not mail, too large, a folder without mail) gets a line with "verdict": null and an
+    "error" object; the others are judged all the same, and the exit status is then 1.
+    """
     from carrierguard.mail.content import model as model_io
     from carrierguard.mail.content.brands import default_catalogue
-    from carrierguard.mail.content.scan import iter_messages, scan_bytes
+    from carrierguard.mail.content.scan import scan_paths
 
     checked_strength(strength)
     loaded = model_io.load(model)
     catalogue = default_catalogue()
-    for label, data in iter_messages(paths):
-        result = scan_bytes(label, data, loaded, strength, catalogue)
+    total = failed = 0
+    for result in scan_paths(paths, loaded, strength, catalogue):
+        total += 1
+        failed += result.error is not None
         if json_output:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:  # pragma: no cover - same data, shorter
-            typer.echo(f"{result.verdict}\t{result.phishing_probability}\t{label}")
+            typer.echo(f"{result.verdict}\t{result.phishing_probability}\t{result.path}")
+    if failed:
+        typer.echo(
+            f"{total} 件中 {failed} 件は判定できませんでした / "
+            f"{failed} of {total} inputs could not be judged",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def train_command(

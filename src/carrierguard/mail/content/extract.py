@@ -146,8 +146,13 @@ def read_message(data: bytes) -> MailText:
             f"message of {len(data)} bytes exceeds {MAX_BYTES}",
             message_ja=f"メールが大きすぎます ({len(data)} バイト)。",
         )
+    if not data.strip():
+        raise MailUnreadable("empty: no message at all", message_ja="空です (メールがありません)。")
     if not _looks_like_mail(data):
-        raise MailUnreadable("no RFC 5322 header block found", message_ja="ヘッダがありません。")
+        raise MailUnreadable(
+            "not a mail message: no RFC 5322 header block found",
+            message_ja="メールではありません (RFC 5322 のヘッダがありません)。",
+        )
     msg = email.message_from_bytes(data, policy=compat32)
     defects = [type(d).__name__ for d in msg.defects]
     raw_headers = [(k, decode_header_value(str(v))) for k, v in msg.raw_items()]
