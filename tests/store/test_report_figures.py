@@ -226,6 +226,7 @@ def expected_figures(engine: Engine) -> dict[tuple[str, str, str, str, str], flo
             if a.outcome == "review":
                 out[(*g, "reviews", "")] += 1
                 out[(*g, "reviews", case.state)] += 1
+                out[(*g, "review_reasons", json.loads(a.reasons)[0]["code"])] += 1
             if a.state == "refused":
                 code = json.loads(a.reasons)[0]["code"] if case is None else case.decision_code
                 out[(*g, "refusals", "")] += 1

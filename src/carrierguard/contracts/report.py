@@ -70,6 +70,16 @@ METRICS: tuple[Metric, ...] = (
         "Breakdown: the case's current state.",
     ),
     Metric(
+        "review_reasons",
+        "例外審査の主な理由",
+        "Main reasons for review",
+        "例外審査に回った申込みを、審査時の最初の理由コードで分けた件数（例: LINE_CAP_EXCEEDED、"
+        "他社分を含む上限超過の CROSS_CARRIER_CAP_EXCEEDED、BURST_NEW_LINES）。",
+        "Applications sent to review, by the first reason code of the screening decision "
+        "(e.g. LINE_CAP_EXCEEDED, CROSS_CARRIER_CAP_EXCEEDED for the cap counted across "
+        "carriers, BURST_NEW_LINES).",
+    ),
+    Metric(
         "refusals",
         "拒否",
         "Refusals",
@@ -294,6 +304,7 @@ def application_figures(tallies: Iterable[ApplicationTally]) -> list[Figure]:
             if t.outcome == "review":
                 counts[key, "reviews", ""] += n
                 counts[key, "reviews", t.case_state or "no_case"] += n
+                counts[key, "review_reasons", t.primary_code or "UNSPECIFIED"] += n
             if t.state == "refused":
                 code = t.primary_code if t.outcome == "refuse" else t.decision_code
                 counts[key, "refusals", ""] += n
