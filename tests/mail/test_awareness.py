@@ -97,3 +97,37 @@ def test_notify_stops_at_the_limit_and_the_next_run_goes_on(
     assert [r for r, _ in box.mail] == [["u0@example.net"], ["u1@example.net"]]
     rest = notify(engine, relay, sender="n@carrier.example", settings_url="u")
     assert rest.sent == 3 and len(box.mail) == 5
+
+
+def test_a_signed_awareness_mail_verifies_for_the_senders_domain(
+    tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    import dkim
+
+    from carrierguard.errors import InvalidInput
+    from carrierguard.mail.awareness import notify
+    from carrierguard.mail.release import SmtpRelay
+    from carrierguard.mail.signing import DkimSigner, KeyAlgorithm, generate_key
+
+    box, port = inbox
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        note_recipients(conn, ["u@example.net"], datetime.now(UTC))
+    key = generate_key(KeyAlgorithm.ED25519)
+    signer = DkimSigner("carrier.example", "notice", key)
+    relay = SmtpRelay("127.0.0.1", port)
+    with pytest.raises(InvalidInput):  # a sender outside the signing domain is refused
+        notify(engine, relay, sender="n@other.example", settings_url="u", signer=signer)
+    assert box.mail == []
+    done = notify(engine, relay, sender="n@carrier.example", settings_url="u", signer=signer)
+    assert done.sent == 1
+    raw = box.mail[0][1]
+    record = key.dns_record.encode()
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return record if name == b"notice._domainkey.carrier.example." else b""
+
+    assert raw.startswith(b"DKIM-Signature:")
+    assert dkim.verify(raw, dnsfunc=dns)
+    assert not dkim.verify(raw + b"PS: reply with your password\r\n", dnsfunc=dns)

@@ -21,7 +21,9 @@ import aiosmtplib
 import structlog
 from sqlalchemy import Engine
 
+from carrierguard.errors import InvalidInput
 from carrierguard.mail.release import SmtpRelay
+from carrierguard.mail.signing import DkimSigner
 from carrierguard.store.mail_schema import mark_notified, unset_pages
 
 log = structlog.get_logger("carrierguard.mail.awareness")
@@ -86,12 +88,21 @@ def notify(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signer: DkimSigner | None = None,
 ) -> NotifyResult:
     """Send the awareness mail to recipients without a strength who were not told yet.
 
     One SMTP connection per batch, one transaction per recipient. A connection
-    failure (the relay is down) raises after recording what was sent.
+    failure (the relay is down) raises after recording what was sent. With ``signer``
+    each mail is DKIM-signed for the sender's domain, so that recipients' DMARC checks
+    pass even when the relay does not sign: a carrier asking people to trust its mail
+    must not send mail that looks spoofed.
     """
+    if signer is not None and sender.rpartition("@")[2].lower() != signer.domain:
+        raise InvalidInput(
+            f"the sender {sender} is not in the signing domain {signer.domain}",
+            message_ja=f"送信者 {sender} は署名ドメイン {signer.domain} と一致しません。",
+        )
     sent = refused = pending = 0
     for page in unset_pages(engine, size=BATCH, not_notified=True):
         addresses = [a for a, _ in page]
@@ -103,7 +114,7 @@ def notify(
             pending += len(addresses)
             continue
         ok, bad = asyncio.run(
-            _send_batch(engine, relay, sender, settings_url, addresses, clock, progress)
+            _send_batch(engine, relay, sender, settings_url, addresses, clock, progress, signer)
         )
         sent, refused = sent + ok, refused + bad
     return NotifyResult(sent, refused, pending)
@@ -117,6 +128,7 @@ async def _send_batch(
     addresses: list[str],
     clock: Callable[[], datetime],
     progress: Callable[[int], None] | None,
+    signer: DkimSigner | None,
 ) -> tuple[int, int]:
     sent = refused = 0
     smtp = aiosmtplib.SMTP(
@@ -127,6 +139,9 @@ async def _send_batch(
         for address in addresses:
             now = clock()
             data = awareness_message(address, sender, settings_url, now)
+            if signer is not None:
+                name, value = signer.signature(data)
+                data = f"{name}: {value}\r\n".encode("ascii") + data
             try:
                 rejected, _ = await smtp.sendmail(sender, [address], data)
                 accepted = not rejected
