@@ -7,9 +7,10 @@ the author domain and for each authenticated identifier). It returns one frozen
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
-from carrierguard.errors import DnsTemporaryFailure
+from carrierguard.errors import DnsTemporaryFailure, InvalidInput
 from carrierguard.mail.auth.author import AuthorDomain, AuthorProblem, author_domain
 from carrierguard.mail.auth.dkim import (
     ArcResult,
@@ -65,6 +66,52 @@ class AuthReport:
         return self.dkim[0].result
 
 
+def client_ip(text: str) -> str | None:
+    """``text`` as a plain IP address, or None when it is none.
+
+    Takes what MTAs write for a client: ``192.0.2.5``, ``[192.0.2.5]``,
+    ``IPv6:2001:db8::1``, ``fe80::1%eth0`` (the zone is dropped).
+    """
+    value = text.strip().removeprefix("[").removesuffix("]")
+    if value[:5].lower() == "ipv6:":
+        value = value[5:]
+    value = value.partition("%")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def checked_ip(text: str) -> str:
+    """``client_ip`` for input a person typed (``mail check --ip``): a clear error if bad."""
+    ip = client_ip(text)
+    if ip is None:
+        raise InvalidInput(
+            f"--ip {text!r} is not an IPv4 or IPv6 address",
+            message_ja=f"--ip {text!r} は IPv4/IPv6 アドレスではありません",
+        )
+    return ip
+
+
+def _spf(resolver: Resolver, envelope: Envelope) -> SpfResult | None:
+    """SPF for the envelope; an address that is no IP is a permanent error, not a crash."""
+    if not envelope.ip:
+        return None
+    ip = client_ip(envelope.ip)
+    if ip is None:
+        helo_only = not envelope.mail_from.strip("<> ")
+        return SpfResult(
+            result="permerror",
+            scope="helo" if helo_only else "mailfrom",
+            domain=(envelope.helo if helo_only else envelope.mail_from.rpartition("@")[2])
+            .strip("<> ")
+            .lower(),
+            sender=envelope.mail_from,
+            explanation=f"client address {envelope.ip!r} is not an IP address",
+        )
+    return check_spf(resolver, ip=ip, mail_from=envelope.mail_from, helo=envelope.helo)
+
+
 def fetch_dmarc_record(resolver: Resolver, domain: str) -> RecordLookup:
     """Look up ``_dmarc.<domain>`` and classify what came back."""
     try:
@@ -115,9 +162,7 @@ def authenticate(
     malformed_from_disposition: str = "reject",
 ) -> AuthReport:
     """SPF, DKIM, ARC, then DMARC over their results; never raises for DNS trouble."""
-    spf = None
-    if envelope.ip:
-        spf = check_spf(resolver, ip=envelope.ip, mail_from=envelope.mail_from, helo=envelope.helo)
+    spf = _spf(resolver, envelope)
     dkim = verify_dkim(message, resolver)
     arc = verify_arc(message, resolver)
     author = author_domain(message)
