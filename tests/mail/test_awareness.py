@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from carrierguard.cli.main import app
@@ -80,6 +81,15 @@ def test_notify_tells_each_undecided_recipient_once(
         assert count_unset(conn) == 3 and count_unset(conn, not_notified=True) == 1
 
 
+def recipients_db(tmp_path: Path, addresses: list[str]) -> Engine:
+    """A migrated SQLite store that has seen ``addresses``, none with a strength."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        note_recipients(conn, addresses, datetime.now(UTC))
+    return engine
+
+
 def test_notify_stops_at_the_limit_and_the_next_run_goes_on(
     tmp_path: Path, inbox: tuple[Inbox, int]
 ) -> None:
@@ -87,10 +97,7 @@ def test_notify_stops_at_the_limit_and_the_next_run_goes_on(
     from carrierguard.mail.release import SmtpRelay
 
     box, port = inbox
-    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(engine)
-    with engine.begin() as conn:
-        note_recipients(conn, [f"u{i}@example.net" for i in range(5)], datetime.now(UTC))
+    engine = recipients_db(tmp_path, [f"u{i}@example.net" for i in range(5)])
     relay = SmtpRelay("127.0.0.1", port)
     first = notify(engine, relay, sender="n@carrier.example", settings_url="u", limit=2)
     assert (first.sent, first.refused) == (2, 0)
@@ -110,10 +117,7 @@ def test_a_signed_awareness_mail_verifies_for_the_senders_domain(
     from carrierguard.mail.signing import DkimSigner, KeyAlgorithm, generate_key
 
     box, port = inbox
-    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(engine)
-    with engine.begin() as conn:
-        note_recipients(conn, ["u@example.net"], datetime.now(UTC))
+    engine = recipients_db(tmp_path, ["u@example.net"])
     key = generate_key(KeyAlgorithm.ED25519)
     signer = DkimSigner("carrier.example", "notice", key)
     relay = SmtpRelay("127.0.0.1", port)
