@@ -24,7 +24,7 @@ from carrierguard.identity.gazetteer import (
     numbered_towns,
     postal_area,
 )
-from carrierguard.identity.numerals import KANJI_NUMERAL_CHARS, replace_kanji_numerals
+from carrierguard.identity.numerals import KANJI_NUMERAL_CHARS, kanji_to_int, replace_kanji_numerals
 from carrierguard.identity.variants import fold_variants, nfkc
 
 _CJK = r"\u3400-\u9fff\U00020000-\U0003134f々"
@@ -45,6 +45,9 @@ _MARKERS = (
     (re.compile(rf"(\d+)丁(?:目|(?!{_TOWN_KANJI}))"), r"\1-"),
     (re.compile(rf"(\d+)番(?:地の?|の|(?!{_TOWN_KANJI}))"), r"\1-"),
 )
+# The last number after 番地, 番 or a hyphen, in kanji with nothing after it: 八番地一.
+# (Not after a digit: 30-19四ノ沢レジデンス keeps its building's 四.)
+_LAST_NUMERAL = re.compile(rf"(?<=[地番]|-)([{KANJI_NUMERAL_CHARS}]+)(?!{_TOWN_KANJI})")
 # Digits, then a space, then the room: 2-8-1 101. Marked before spaces are dropped.
 _SPACE_BEFORE_ROOM = re.compile(r"(?<=\d)[\s\u3000]+(?=[\d#])")
 # Kyoto: street, crossing street and direction before the town (寺町通御池上る上本能寺前町).
@@ -134,6 +137,7 @@ def _block_numbers(rest: str, numbered: tuple[str, ...] = ()) -> tuple[str, tupl
     text = _AZA.sub("", rest)
     kept = next((town for town in numbered if text.startswith(town)), "")
     text = kept + replace_kanji_numerals(text[len(kept) :], _NUMERAL_CONTEXT)
+    text = _LAST_NUMERAL.sub(lambda m: str(kanji_to_int(m.group(1))), text)
     for pattern, repl in _MARKERS:
         text = pattern.sub(repl, text)
     text = _GO.sub(r"\1", text)

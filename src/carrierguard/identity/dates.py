@@ -4,8 +4,9 @@ Reads ISO (1985-04-01), slashes and dots (1985/4/1, 1985.4.1), eight digits
 (19850401), 西暦 in kanji (1985年4月1日, 一九八五年四月一日), full-width digits, and
 和暦 with the era in full or abbreviated (昭和60年4月1日, 昭和六十年, S60.4.1,
 H2/3/4, R1.5.1, 令和元年5月1日, ㍼60.4.1), with any dash look-alike a keyboard gives
-for the separator (－, −, ー) and a midnight time a spreadsheet export appends
-(1985/04/01 0:00:00). Anything else raises ``InvalidDate`` naming the text; nothing
+for the separator (－, −, ー), a midnight time a spreadsheet export appends
+(1985/04/01 0:00:00), a weekday (1985/4/1(月)) and the year in the other calendar in
+brackets (昭和60年(1985年)4月1日, which must agree). Anything else raises ``InvalidDate`` naming the text; nothing
 is guessed (two-digit years without an era are refused, and so is an era year past
 the era's last one, such as 昭和65年).
 """
@@ -46,12 +47,18 @@ _ERA_LETTERS: dict[str, str] = {
 
 _NUM = f"[0-9{KANJI_NUMERAL_CHARS}]+"
 # Separators, with the dash look-alikes an IME types for a hyphen (NFKC leaves them).
-_SEP = r"\s*[-/.．・,‐‑‒–—―−ーｰ]\s*"
+_SEP = r"(?:\s*[-/.．・,‐‑‒–—―−ーｰ]\s*|\s+)"
 # Midnight appended by spreadsheet and database exports; any other time is refused.
 _MIDNIGHT = re.compile(r"(?:T|\s+)0?0:00(?::00(?:\.0+)?)?$")
 _KANJI_DATE = re.compile(rf"^({_NUM}|元)\s*年\s*({_NUM})\s*月\s*({_NUM})\s*日?$")
 _SEP_DATE = re.compile(rf"^({_NUM}|元){_SEP}({_NUM}){_SEP}({_NUM})$")
 _ERA_PREFIX = re.compile(r"^(明治|大正|昭和|平成|令和|[MTSHR明大昭平令])\.?\s*")
+# A weekday after the date, 1985/4/1(月) or (月曜日).
+_WEEKDAY = re.compile(r"\s*\(\s*([月火水木金土日])(?:曜日?)?\s*\)\s*$")
+_WEEKDAYS = "月火水木金土日"
+# A year in the other calendar written in brackets: 昭和60(1985)年, 2019年(令和元年).
+_NOTE = re.compile(r"\(([^()]*)\)")
+_NOTED_YEAR = re.compile(rf"^({_NUM}|元)\s*年?$")
 _EIGHT_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
@@ -77,20 +84,53 @@ def parse_date(text: str | date) -> date:
     return _parse_text(text)
 
 
+def _era(text: str) -> tuple[str | None, int | None, str]:
+    """The era written at the start of ``text`` (name, year before its 元年), and the rest."""
+    era = _ERA_PREFIX.match(text)
+    if not era:
+        return None, None, text.removeprefix("西暦").strip()
+    name = _ERA_LETTERS.get(era.group(1), era.group(1))
+    return name, ERAS[name] - 1, text[era.end() :]
+
+
+def _gregorian_year(raw: str, year: int, era_name: str | None, era_year0: int | None) -> int:
+    if era_year0 is not None:
+        last = _ERA_LAST_YEAR.get(era_name or "", 99)
+        if year < 1 or year > last:
+            raise InvalidDate(raw, f"era year {year} out of range (1-{last})")
+        return year + era_year0
+    if year < 1000:
+        raise InvalidDate(raw, "a year needs four digits or an era")
+    return year
+
+
+def _noted_year(raw: str, note: str) -> int:
+    """The year of a note in brackets, the other calendar's: (1985), (昭和60年)."""
+    era_name, era_year0, rest = _era(note.strip())
+    found = _NOTED_YEAR.match(rest)
+    if not found:
+        raise InvalidDate(raw, f"unreadable note ({note})")
+    try:
+        year = _number(found.group(1))
+    except ValueError as exc:
+        raise InvalidDate(raw, "unreadable numeral") from exc
+    if found.group(1) == "元" and era_year0 is None:
+        raise InvalidDate(raw, "a year needs four digits or an era")
+    return _gregorian_year(raw, year, era_name, era_year0)
+
+
 @lru_cache(maxsize=100_000)
 def _parse_text(text: str) -> date:
     raw = text
     cleaned = nfkc(text).strip().upper().replace("生まれ", "").replace("生", "").strip()
     cleaned = _MIDNIGHT.sub("", cleaned)
-    era_name: str | None = None
-    era_year0: int | None = None
-    era = _ERA_PREFIX.match(cleaned)
-    if era:
-        era_name = _ERA_LETTERS.get(era.group(1), era.group(1))
-        era_year0 = ERAS[era_name] - 1
-        cleaned = cleaned[era.end() :]
-    else:
-        cleaned = cleaned.removeprefix("西暦").strip()
+    weekday = _WEEKDAY.search(cleaned)
+    cleaned = cleaned[: weekday.start()] if weekday else cleaned
+    cleaned = cleaned.rstrip(".").strip()
+    # 昭和60年(1985年)4月1日: the year in the other calendar, which must agree.
+    notes = [_noted_year(raw, n) for n in _NOTE.findall(cleaned)]
+    cleaned = _NOTE.sub("", cleaned).strip()
+    era_name, era_year0, cleaned = _era(cleaned)
     eight = _EIGHT_DIGITS.match(cleaned)
     parts = eight.groups() if eight and era_year0 is None else _split_ymd(cleaned)
     if parts is None:
@@ -99,14 +139,15 @@ def _parse_text(text: str) -> date:
         year, month, day = (_number(p) for p in parts)
     except ValueError as exc:
         raise InvalidDate(raw, "unreadable numeral") from exc
-    if era_year0 is not None:
-        last = _ERA_LAST_YEAR.get(era_name or "", 99)
-        if year < 1 or year > last:
-            raise InvalidDate(raw, f"era year {year} out of range (1-{last})")
-        year += era_year0
-    elif parts[0] == "元" or year < 1000:
+    if parts[0] == "元" and era_year0 is None:
         raise InvalidDate(raw, "a year needs four digits or an era")
+    year = _gregorian_year(raw, year, era_name, era_year0)
+    if any(noted != year for noted in notes):
+        raise InvalidDate(raw, "the two calendars give other years")
     try:
-        return date(year, month, day)
+        read = date(year, month, day)
     except ValueError as exc:
         raise InvalidDate(raw, str(exc)) from exc
+    if weekday and _WEEKDAYS[read.weekday()] != weekday.group(1):
+        raise InvalidDate(raw, f"{read.isoformat()} is not a {weekday.group(1)}曜日")
+    return read
