@@ -282,3 +282,56 @@ def test_one_copy_two_strengths_postfix_drops_only_the_strict_recipient(stack: S
     (held,) = [e for e in store.list() if e.id not in before_held]
     assert held.recipients == (STRICT,)
     assert held.reasons[0] == "CONTENT_MODEL_PHISHING"
+
+
+def test_database_quarantine_holds_for_postfix_and_releases_from_it(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The milter restarted with --quarantine-db: Postfix's message is held, sealed, in the
+    database, and the API (CARRIERGUARD_QUARANTINE=db on the same database) releases it."""
+    from carrierguard.auth import Role
+    from carrierguard.store.engine import create_store_engine
+    from carrierguard.store.quarantine import DbQuarantine
+    from tests.mail.test_quarantine import KEY, KEY_ENV
+    from tests.web.conftest import make_api
+
+    original = stack.milter
+    original.stop()
+    extra = (*original.extra, "--quarantine-db")
+    db_milter = Milter(original.port, original.quarantine, original.db_url, extra=extra)
+    saved = {name: os.environ.get(name) for name in KEY_ENV}
+    os.environ.update(KEY_ENV)  # the milter process inherits the data key
+    try:
+        db_milter.start(stack.dns_port)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    try:
+        in_dir = {e.id for e in QuarantineStore(original.quarantine).list(None)}
+        raw = message("info@quarantine.example", "Held in the database.\r\n")
+        stack.send(raw, "info@quarantine.example")
+        store = DbQuarantine(create_store_engine(original.db_url), KEY)
+        (entry,) = store.list()
+        held = store.get(entry.id)
+        assert entry.header_from == "quarantine.example" and held.endswith(
+            b"Held in the database.\r\n"
+        )
+        assert {e.id for e in QuarantineStore(original.quarantine).list(None)} == in_dir
+        before = len(stack.postfix.delivered())
+        api = make_api(
+            original.db_url,
+            quarantine="db",
+            release_smtp=f"127.0.0.1:{stack.postfix.release_port}",
+        )
+        url = f"/v1/mail/quarantine/{entry.id}/release"
+        r = api.client.post(url, headers=api.headers(Role.MAIL_OPERATOR))
+        assert r.status_code == 200, r.text
+        mails = stack.wait_delivered(before + 1)
+        assert any(b"Held in the database." in m for m in mails)
+        assert store.entry(entry.id).state == "released"
+    finally:
+        db_milter.stop()
+        original.start(stack.dns_port)

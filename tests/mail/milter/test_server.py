@@ -6,15 +6,20 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from carrierguard.mail.dns import StaticRecord, StaticResolver, Txt
 from carrierguard.mail.message import Message
 from carrierguard.mail.milter.metrics import MilterMetrics
 from carrierguard.mail.milter.server import MilterServer, parse_listen
-from carrierguard.mail.quarantine import QuarantineStore
+from carrierguard.mail.quarantine import Quarantine, QuarantineStore
 from carrierguard.mail.settings import MailSettings
 from carrierguard.mail.verdict import CheckContext, Stage, standard_stages
+from carrierguard.store.engine import create_store_engine
+from carrierguard.store.quarantine import DbQuarantine
 from tests.mail.conftest import message
 from tests.mail.milter.mta import connect, message_packets, optneg, read_reply, read_until_final
+from tests.mail.test_quarantine import KINDS, open_store
 
 SETTINGS = MailSettings(authserv_id="mx.test")
 
@@ -35,7 +40,7 @@ def resolver() -> StaticResolver:
 
 async def exchange(
     stages: Sequence[Stage],
-    store: QuarantineStore,
+    store: Quarantine,
     raw: bytes,
     mail_from: str,
     ip: str,
@@ -88,9 +93,40 @@ def test_reject_policy_spoof_gets_550_5_7_1(tmp_path: Path) -> None:
     assert replies[-1][1].startswith(b"550 5.7.1 ")
 
 
-def test_quarantine_policy_spoof_is_stored_then_discarded(tmp_path: Path) -> None:
-    """A spoof of a p=quarantine domain lands in the store before the MTA forgets it."""
-    replies, store = run(message("info@shop.example"), "info@shop.example", "203.0.113.9", tmp_path)
+@pytest.mark.parametrize("kind", KINDS)
+def test_quarantine_policy_spoof_is_stored_then_discarded(tmp_path: Path, kind: str) -> None:
+    """A spoof of a p=quarantine domain lands in the store (directory or database) before the
+    MTA forgets it."""
+    with open_store(kind, tmp_path) as store:
+        replies = asyncio.run(
+            exchange(
+                standard_stages(resolver(), SETTINGS),
+                store,
+                message("info@shop.example"),
+                "info@shop.example",
+                "203.0.113.9",
+            )
+        )
+        checks(replies, store)
+
+
+def test_a_quarantine_database_that_cannot_take_the_copy_means_tempfail(tmp_path: Path) -> None:
+    """When the copy cannot be stored the MTA is told to retry: the message is not lost."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")  # no tables
+    store = DbQuarantine(engine, bytes(32))
+    replies = asyncio.run(
+        exchange(
+            standard_stages(resolver(), SETTINGS),
+            store,
+            message("info@shop.example"),
+            "info@shop.example",
+            "203.0.113.9",
+        )
+    )
+    assert replies[-1] == (b"t", b"")
+
+
+def checks(replies: list[tuple[bytes, bytes]], store: Quarantine) -> None:
     assert replies[-1] == (b"d", b"")
     (entry,) = store.list()
     assert (entry.header_from, entry.reasons, entry.queue_id) == (
