@@ -153,10 +153,6 @@ def test_missing_zone_file_and_missing_message_are_clear_errors(tmp_path: Path) 
     assert "cannot read" in result.exception.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StaticResolver.from_zone_file (mail/dns.py) lets UnicodeDecodeError through",
-)
 def test_zone_file_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
     """A binary zone file should be InvalidInput like any other unreadable zone file."""
     (tmp_path / "zone").write_bytes(b"\xd5\xff\x00binary")

@@ -291,7 +291,16 @@ class StaticResolver:
 
     @classmethod
     def from_zone_file(cls, path: Path, origin: str = ".") -> StaticResolver:
-        return cls.from_zone_text(path.read_text(encoding="utf-8"), origin)
+        """``from_zone_text`` of a UTF-8 file; an unreadable or binary file is InvalidInput."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise InvalidInput(
+                f"cannot read zone file {path}: {why}",
+                message_ja=f"ゾーンファイル {path} を読めません: {why}",
+            ) from exc
+        return cls.from_zone_text(text, origin)
 
     def query(self, name: str, rdtype: str) -> Answer:
         kind = _check_type(rdtype)
