@@ -196,6 +196,20 @@ def run_demo(*, db_url: str, reset: bool, holders: int, console: Console) -> Non
     console.print(
         f"承認 approve {counts['approve']} ・ 審査 review {counts['review']} ・ 拒否 refuse {counts['refuse']}"
     )
+    from carrierguard.crosscarrier.demo import run_cross_carrier_demo
+
+    console.print(
+        Panel.fit(
+            "他社回線数の照会: 個人を特定しないトークンで、他社の回線数を合算します (C1)。\n"
+            "Cross-carrier count: lines at other carriers count too, by a token that names no one.",
+            title="他社回線数 / Cross-carrier",
+        )
+    )
+    console.print(
+        decision_table(
+            run_cross_carrier_demo(console), title="他社分を含む審査 / With lines elsewhere"
+        )
+    )
     scan_demo_mail(console)
     console.print(
         Panel.fit(

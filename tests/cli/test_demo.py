@@ -28,5 +28,11 @@ def test_demo_shows_each_decision_and_strengths_that_differ(tmp_path: Path) -> N
     # Reasons are shown for what some strength holds, not for mail every strength delivers.
     assert re.search(r"03-order-confirmation\.eml .*│ —", result.output)
     assert re.search(r"05-account-check\.eml .*│ 内容の判定: phishing", result.output)
+    # The cross-carrier count: 5 lines at another carrier send a 6th here to review, and
+    # the hub's table shows a token and counts, never the name.
+    xc = result.output[result.output.index("他社回線数 / Cross-carrier") :]
+    assert "CROSS_CARRIER_CAP_EXCEEDED" in xc and "他社5（1社）" in xc
+    hub_table = xc[xc.index("What the hub holds") : xc.index("With lines elsewhere")]
+    assert "other-carrier" in hub_table and "渡" not in hub_table
     again = CliRunner().invoke(app, ["demo", "--db", db, "--reset"], env={"COLUMNS": "200"})
     assert again.exit_code == 0  # --reset makes it repeatable

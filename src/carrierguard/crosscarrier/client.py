@@ -12,7 +12,7 @@ import base64
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -79,7 +79,7 @@ class HubSettings:
         )
 
 
-def _error_code(response: httpx.Response) -> str:
+def _error_code(response: HttpResponse) -> str:
     """The error code of one of our JSON error bodies, or "" for anything else."""
     try:
         body = response.json()
@@ -88,10 +88,28 @@ def _error_code(response: httpx.Response) -> str:
     return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
+class HttpResponse(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    def json(self) -> Any: ...
+
+
+class HttpSession(Protocol):
+    """What the client needs of an HTTP session: httpx.Client, or an in-process TestClient
+    (which Starlette builds on its own copy of httpx)."""
+
+    def request(
+        self, method: str, url: str, *, json: Any, headers: Mapping[str, str]
+    ) -> HttpResponse: ...
+
+    def close(self) -> None: ...
+
+
 class HubClient:
     """A carrier's connection to the hub. ``http`` may be given (tests pass an in-process one)."""
 
-    def __init__(self, settings: HubSettings, http: httpx.Client | None = None) -> None:
+    def __init__(self, settings: HubSettings, http: HttpSession | None = None) -> None:
         self.settings = settings
         self._http = http or httpx.Client(timeout=settings.timeout)
         self._headers = {"Authorization": f"Bearer {settings.api_key}"}
@@ -166,3 +184,6 @@ class HubClient:
         except CarrierGuardError as exc:
             log.warning("cross_carrier.unavailable", error=exc.message)
             return Unanswered(exc.message)
+        except Exception as exc:  # a screening must decide whatever the hub does
+            log.error("cross_carrier.failed", error=type(exc).__name__)
+            return Unanswered(f"internal error ({type(exc).__name__})")
