@@ -1,21 +1,25 @@
 """The cross-carrier count in ``carrierguard demo``: a hub, another carrier, and us.
 
-Everything runs in-process on temporary SQLite files, through the same code a deployment
-runs: the hub is the web app (evaluator and registry routes, spoken to over HTTP through
-its ASGI stack), the other carrier publishes with ``publish_changes``, and our screening
-asks the hub through ``HubClient``.
+Everything runs in this process on temporary SQLite files, through the same code a
+deployment runs: the hub is the web app served by uvicorn on a free port of 127.0.0.1 (its
+evaluator and registry routes, over real HTTP), the other carrier publishes with
+``publish_changes``, and our screening asks the hub through ``HubClient``.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import socket
 import tempfile
+import threading
+import time
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 
@@ -60,6 +64,24 @@ def _application(name: str, born: date, on: date) -> Application:
     )
 
 
+def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Serve ``app`` on a free port of 127.0.0.1 from a daemon thread; returns its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the demo hub did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
 def run_cross_carrier_demo(console: Console) -> list[tuple[str, ApplicationRecord]]:
     """Show a person with 5 lines elsewhere asking us for a 6th; returns our decisions."""
     default = resources.files("carrierguard.data").joinpath("default_policy.toml")
@@ -85,16 +107,17 @@ def run_cross_carrier_demo(console: Console) -> list[tuple[str, ApplicationRecor
                         now=datetime.now(UTC),
                     )
                     keys[carrier] = issued.token
-            http = TestClient(create_app(hub_settings, service=hub_service))
+            hub_app = create_app(hub_settings, service=hub_service)
         finally:
             if previous is None:
                 os.environ.pop("CARRIERGUARD_XC_EVALUATOR_SEED", None)
             else:
                 os.environ["CARRIERGUARD_XC_EVALUATOR_SEED"] = previous
         public = oprf.Evaluator(seed).public_key
+        server, thread, url = _serve(hub_app)
 
         def client(carrier: str) -> HubClient:
-            return HubClient(HubSettings("http://hub", "http://hub", keys[carrier], public), http)
+            return HubClient(HubSettings(url, url, keys[carrier], public, timeout=5.0))
 
         other = _service(Settings(db_url=f"sqlite:///{tmp / 'other.db'}", data_key=os.urandom(32)))
         for month in range(1, 11, 2):  # five voice lines, two months apart
@@ -135,7 +158,8 @@ def run_cross_carrier_demo(console: Console) -> list[tuple[str, ApplicationRecor
             "holder(s) as tokens: 氏名・生年月日・住所は送りません / no name, date or address"
         )
         console.print(table)
-        http.close()
+        server.should_exit = True
+        thread.join(timeout=5)
         for service in (hub_service, other, us):
             service.registry.engine.dispose()
     return records
