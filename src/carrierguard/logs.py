@@ -12,10 +12,24 @@ import structlog
 _REDACT = ("authorization", "api_key", "token", "secret", "password", "totp", "pii", "name")
 
 
+#: Whether a key is redacted, remembered per key: log calls use a few keys over and over.
+_VERDICTS: dict[str, bool] = {}
+_MAX_VERDICTS = 4096
+
+
+def _redacted(key: str) -> bool:
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        lowered = key.lower()
+        verdict = key != "event" and any(word in lowered for word in _REDACT)
+        if len(_VERDICTS) < _MAX_VERDICTS:
+            _VERDICTS[key] = verdict
+    return verdict
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(event):
-        if any(word in key.lower() for word in _REDACT) and key != "event":
-            event[key] = "[redacted]"
+    for key in [key for key in event if _redacted(key)]:
+        event[key] = "[redacted]"
     return event
 
 
