@@ -37,7 +37,7 @@ from carrierguard.errors import Conflict, InvalidInput
 from carrierguard.store import audit
 from carrierguard.store import cases as sql
 from carrierguard.store.cases import CaseEventRecord, CaseRecord
-from carrierguard.store.registry import HolderRecord, Registry
+from carrierguard.store.registry import HolderRecord, Registry, RegistryTx
 
 log = structlog.get_logger("carrierguard.cases")
 
@@ -60,20 +60,56 @@ def open_case(
     state = initial_case_state(decision.escalate_to_hq)
     case_id = sql.insert_case(
         conn,
-        application_id=application_id,
-        holder_id=holder_id,
-        channel=channel,
-        state=state.value,
-        requires_actual_users=decision.requires_actual_users,
-        lines_beyond_cap=lines_beyond_cap(decision),
-        sla_due_at=now + timedelta(hours=SLA_HOURS),
-        created_at=now,
-        updated_at=now,
+        **_case_values(application_id, holder_id, channel, decision, state, now),
     )
     sql.insert_event(
         conn, case_id=case_id, actor=actor, action="open", from_state=None, to_state=state, now=now
     )
     return case_id
+
+
+def pg_open_case(
+    tx: RegistryTx,
+    *,
+    application_id: int,
+    holder_id: int,
+    channel: str,
+    decision: Decision,
+    actor: str,
+    now: datetime,
+) -> int:
+    """``open_case`` on PostgreSQL: the case and its event go with the writes the screening
+    held back (its application among them) in one round trip."""
+    state = initial_case_state(decision.escalate_to_hq)
+    return sql.pg_open_case(
+        tx,
+        actor=actor,
+        action="open",
+        now=now,
+        **_case_values(application_id, holder_id, channel, decision, state, now),
+    )
+
+
+def _case_values(
+    application_id: int,
+    holder_id: int,
+    channel: str,
+    decision: Decision,
+    state: CaseState,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new case."""
+    return {
+        "application_id": application_id,
+        "holder_id": holder_id,
+        "channel": channel,
+        "state": state.value,
+        "requires_actual_users": decision.requires_actual_users,
+        "lines_beyond_cap": lines_beyond_cap(decision),
+        "sla_due_at": now + timedelta(hours=SLA_HOURS),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

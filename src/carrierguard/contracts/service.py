@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from carrierguard.contracts.assurance import (
 )
 from carrierguard.contracts.assurance_jwks import AssuranceKeyring, needs_key_refresh
 from carrierguard.contracts.assurance_reasons import Finding
-from carrierguard.contracts.cases import open_case
+from carrierguard.contracts.cases import open_case, pg_open_case
 from carrierguard.contracts.cross_carrier import (
     CrossCarrierLookup,
     Elsewhere,
@@ -42,7 +42,13 @@ from carrierguard.contracts.identity_link import (
     identity_string as identity_string,
 )
 from carrierguard.contracts.lines import LineEvent, LineState, next_line_state
-from carrierguard.contracts.model import Application, Decision, HolderIdentity, Holding
+from carrierguard.contracts.model import (
+    Application,
+    Decision,
+    HolderIdentity,
+    Holding,
+    PoolUsage,
+)
 from carrierguard.contracts.policy import Policy
 from carrierguard.contracts.policy_keeper import PolicyKeeper
 from carrierguard.contracts.resale import LineActivity, ResaleAssessment, assess_resale
@@ -110,6 +116,7 @@ class ScreeningService:
         self.clock = clock
         self.policies = PolicyKeeper(registry, policy, explicit=explicit_policy, clock=clock)
         self._keyrings: dict[str, AssuranceKeyring] = {}
+        self._last_keyring: tuple[Policy, AssuranceKeyring] | None = None
         self._group = _GroupCommit()
 
     @property
@@ -338,9 +345,16 @@ class ScreeningService:
         if s.idempotency_key is not None:
             tx.pg_complete_idempotency_key(s.key_owner, s.idempotency_key, found.application_id)
         case_id = None
-        if decision.outcome is Outcome.REVIEW:
-            tx.pg_flush()  # the case refers to the application
-            case_id = self._open_case(tx, s, found.application_id, holder_id, decision)
+        if decision.outcome is Outcome.REVIEW:  # sent now, after the application it refers to
+            case_id = pg_open_case(
+                tx,
+                application_id=found.application_id,
+                holder_id=holder_id,
+                channel=application.channel.value,
+                decision=decision,
+                actor=s.actor,
+                now=s.now,
+            )
         record = _record(s, found.application_id, holder_id, decision, state, new_lines, case_id)
         return ScreeningResult(record, replayed=False), _audit_entry(s, record, decision)
 
@@ -408,10 +422,16 @@ class ScreeningService:
         return holder_id, verdict, created
 
     def _keyring(self, policy: Policy) -> AssuranceKeyring:
-        if self._keyrings.get(policy.digest) is None:
+        last = self._last_keyring  # the same policy object as last time: no digest to hash
+        if last is not None and last[0] is policy:
+            return last[1]
+        digest = policy.digest
+        if self._keyrings.get(digest) is None:
             base = Path(policy.source).parent if Path(policy.source).is_file() else None
-            self._keyrings = {policy.digest: AssuranceKeyring(policy.assurance, base=base)}
-        return self._keyrings[policy.digest]
+            self._keyrings = {digest: AssuranceKeyring(policy.assurance, base=base)}
+        keyring = self._keyrings[digest]
+        self._last_keyring = (policy, keyring)
+        return keyring
 
     def _decide(
         self,
@@ -551,6 +571,10 @@ def _rounds(screenings: list[_Screening]) -> list[list[_Screening]]:
     return rounds
 
 
+#: ``dataclasses.asdict`` of a ``PoolUsage`` without its deep copies (its fields are plain values).
+_USAGE_FIELDS = tuple(f.name for f in fields(PoolUsage))
+
+
 def _line_state(decision: Decision) -> LineState:
     return LineState.ACTIVE if decision.outcome is Outcome.APPROVE else LineState.RESERVED
 
@@ -564,7 +588,7 @@ def _new_application(
         outcome=decision.outcome,
         state=state,
         reasons=decision.reasons,
-        usage=[asdict(u) for u in decision.usage],
+        usage=[{name: getattr(u, name) for name in _USAGE_FIELDS} for u in decision.usage],
         escalate_to_hq=decision.escalate_to_hq,
         requires_actual_users=decision.requires_actual_users,
         kyc_method=s.application.kyc_method,

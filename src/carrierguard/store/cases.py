@@ -12,6 +12,7 @@ from carrierguard.contracts.applications import ApplicationState
 from carrierguard.contracts.lines import LineState
 from carrierguard.contracts.review import CaseState, Relationship
 from carrierguard.errors import NotFound
+from carrierguard.store.registry import RegistryTx
 from carrierguard.store.schema import (
     actual_users,
     applications,
@@ -87,6 +88,33 @@ def _case(row: Any) -> CaseRecord:
 
 def insert_case(conn: Connection, **values: Any) -> int:
     return int(conn.execute(cases.insert().values(**values).returning(cases.c.id)).scalar_one())
+
+
+#: ``insert_case`` and its first ``insert_event`` in one statement (PostgreSQL); the
+#: foreign key of the event is checked at the statement's end, when the case exists.
+PG_OPEN_CASE = """
+WITH opened AS (
+    INSERT INTO cases (application_id, holder_id, channel, state, requires_actual_users,
+        lines_beyond_cap, sla_due_at, created_at, updated_at)
+    VALUES (%(application_id)s, %(holder_id)s, %(channel)s, %(state)s,
+        %(requires_actual_users)s, %(lines_beyond_cap)s, %(sla_due_at)s, %(created_at)s,
+        %(updated_at)s)
+    RETURNING id
+), event AS (
+    INSERT INTO case_events (case_id, at, actor, action, from_state, to_state)
+    SELECT id, %(at)s, %(actor)s, %(action)s, NULL, %(state)s FROM opened
+)
+SELECT id FROM opened
+"""
+
+
+def pg_open_case(tx: RegistryTx, *, actor: str, action: str, now: datetime, **values: Any) -> int:
+    """A new case (``insert_case``'s columns in ``values``) with its event from no state to
+    its state, sent with the writes the transaction held back: one round trip."""
+    row = tx.pg_write_returning(
+        PG_OPEN_CASE, {**values, "at": now, "actor": actor, "action": action}
+    )
+    return int(row[0])
 
 
 def insert_event(

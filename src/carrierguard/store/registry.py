@@ -236,6 +236,16 @@ class RegistryTx:
             with self.raw.pipeline():
                 self._send_pending()
 
+    def pg_write_returning(self, query: str, params: Any) -> Any:
+        """The writes held back, then ``query``: one round trip; the first row it returns."""
+        raw = self.raw
+        with raw.pipeline():
+            self._send_pending()
+            cursor = raw.execute(query, params)
+        row = cursor.fetchone()
+        assert row is not None
+        return row
+
     def pg_lookup(
         self,
         *,
