@@ -270,9 +270,9 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML to check
     console.print(f"agency may approve exceptions: {policy.agency_may_approve}")
     if policy.cross_carrier is not None:
         xc = policy.cross_carrier
-        caps = ", ".join(f"{pool} {cap}" for pool, cap in xc.caps.items())
+        xc_caps = ", ".join(f"{pool} {cap}" for pool, cap in xc.caps.items())
         when = "review" if xc.review_when_unavailable else "approve"
-        console.print(f"cross-carrier caps: {caps} (hub unavailable -> {when})")
+        console.print(f"cross-carrier caps: {xc_caps} (hub unavailable -> {when})")
 
 
 # -- keys --------------------------------------------------------------------------------
