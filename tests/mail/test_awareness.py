@@ -135,3 +135,26 @@ def test_a_signed_awareness_mail_verifies_for_the_senders_domain(
     assert raw.startswith(b"DKIM-Signature:")
     assert dkim.verify(raw, dnsfunc=dns)
     assert not dkim.verify(raw + b"PS: reply with your password\r\n", dnsfunc=dns)
+
+
+def test_notify_command_signs_with_dkim_key(tmp_path: Path, inbox: tuple[Inbox, int]) -> None:
+    import dkim
+
+    from carrierguard.mail.signing import KeyAlgorithm, generate_key
+
+    box, port = inbox
+    recipients_db(tmp_path, ["u@example.net"])
+    key = generate_key(KeyAlgorithm.ED25519)
+    (tmp_path / "notice.key").write_bytes(key.private)
+    args = ["mail", "recipients", "notify", "--db", f"sqlite:///{tmp_path / 'm.db'}",
+            "--relay", f"127.0.0.1:{port}", "--sender", "noreply@carrier.example",
+            "--settings-url", "https://carrier.example/f"]  # fmt: skip
+    missing = CliRunner().invoke(app, [*args, "--dkim-key", "carrier.example:n:/nonexistent"])
+    assert missing.exit_code != 0 and "cannot read the DKIM key" in str(missing.exception)
+    done = CliRunner().invoke(
+        app, [*args, "--dkim-key", f"carrier.example:notice:{tmp_path / 'notice.key'}"]
+    )
+    assert done.exit_code == 0, done.output
+    ((_, raw),) = box.mail
+    record = key.dns_record.encode()
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)

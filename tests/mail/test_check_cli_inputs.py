@@ -14,7 +14,15 @@ from typer.testing import CliRunner
 
 from carrierguard.cli.main import app
 from carrierguard.errors import InvalidInput
-from carrierguard.mail.auth.check import checked_ip, client_ip
+from carrierguard.mail.auth.check import (
+    Envelope,
+    authenticate,
+    checked_ip,
+    client_ip,
+    report_to_dict,
+)
+from carrierguard.mail.dns import StaticResolver
+from carrierguard.mail.message import Message
 
 ZONE = """$TTL 300
 bank.example.        IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
@@ -113,14 +121,34 @@ def test_client_address_as_mtas_write_it(tmp_path: Path, ip: str) -> None:
     assert out["spf"] == "pass"
 
 
-def test_ip_that_is_no_address_is_an_spf_permerror_not_a_crash(tmp_path: Path) -> None:
-    """pyspf raised on a bad client address; now SPF says permerror and why."""
-    out = checked(tmp_path, OK, "--ip", "not-an-ip", "--mail-from", "ceo@bank.example")
-    assert out["spf"] == "permerror"
-    assert "not an IP address" in out["details"]["spf"]["explanation"]
+def test_ip_that_is_no_address_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """pyspf raised on a bad client address. A typed --ip is now refused with a clear
+    error; an MTA's bad address (the milter's path) gives SPF permerror and says why."""
+    result = invoke(tmp_path, OK, "--ip", "not-an-ip", "--mail-from", "ceo@bank.example")
+    assert isinstance(result.exception, InvalidInput)
+    assert "not an IPv4 or IPv6 address" in result.exception.message
     with pytest.raises(InvalidInput, match="not an IPv4 or IPv6 address"):
         checked_ip("not-an-ip")
     assert checked_ip("fe80::1%eth0") == "fe80::1"
+    report = authenticate(
+        Message.parse(OK),
+        Envelope(ip="not-an-ip", helo="", mail_from="ceo@bank.example"),
+        StaticResolver.from_zone_text(ZONE),
+        authserv_id="mx.test",
+    )
+    spf = report_to_dict(report)
+    assert spf["spf"] == "permerror"
+    assert "not an IP address" in spf["details"]["spf"]["explanation"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [(b"", "is empty"), (b"  \r\n", "is empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "not a mail")],
+)
+def test_empty_or_non_mail_file_is_a_clear_error(tmp_path: Path, raw: bytes, message: str) -> None:
+    result = invoke(tmp_path, raw, "--ip", "192.0.2.5")
+    assert isinstance(result.exception, InvalidInput)
+    assert message in result.exception.message
 
 
 @pytest.mark.parametrize(

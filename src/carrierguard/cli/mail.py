@@ -13,7 +13,7 @@ import typer
 from sqlalchemy import Engine
 
 from carrierguard.errors import InvalidInput
-from carrierguard.mail.auth.check import Envelope, authenticate, report_to_dict
+from carrierguard.mail.auth.check import Envelope, authenticate, checked_ip, report_to_dict
 from carrierguard.mail.content.cli import register as register_content_commands
 from carrierguard.mail.dns import CachingResolver, DnspythonResolver, Resolver, StaticResolver
 from carrierguard.mail.message import Message
@@ -58,13 +58,24 @@ def build_resolver(
 
 
 def _read_message(path: Path) -> Message:
+    """The message in ``path``; an unreadable, empty or non-mail file is a clear error."""
+    from carrierguard.mail.content.extract import looks_like_mail
+
     try:
-        return Message.parse(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(
             f"cannot read {path}: {exc.strerror}",
             message_ja=f"{path} を読み込めません: {exc.strerror}",
         ) from exc
+    if not data.strip():
+        raise InvalidInput(f"{path} is empty", message_ja=f"{path} は空です。")
+    if not looks_like_mail(data):
+        raise InvalidInput(
+            f"{path} is not a mail message: no RFC 5322 header block found",
+            message_ja=f"{path} はメールではありません (RFC 5322 のヘッダがありません)。",
+        )
+    return Message.parse(data)
 
 
 QuarantineDbFlag = Annotated[
@@ -112,7 +123,7 @@ def check(
     """SPF・DKIM・ARC・DMARC を検査し JSON で出力 / authenticate one message, print JSON."""
     resolver = build_resolver(dns_zone, nameserver or [], dns_port, DEFAULT_DNS_TIMEOUT)
     settings = MailSettings(authserv_id=authserv_id) if authserv_id else MailSettings()
-    envelope = Envelope(ip=ip, helo=helo or "", mail_from=mail_from)
+    envelope = Envelope(ip=checked_ip(ip) if ip else None, helo=helo or "", mail_from=mail_from)
     report = authenticate(
         _read_message(file),
         envelope,
@@ -397,7 +408,13 @@ def _signers(specs: list[str]) -> dict[str, DkimSigner]:
                 f"--dkim-key must be DOMAIN:SELECTOR:KEYFILE, got {spec!r}",
                 message_ja=f"--dkim-key は DOMAIN:SELECTOR:KEYFILE の形式です: {spec!r}",
             )
-        key = load_key(Path(path).read_bytes())
+        try:
+            key = load_key(Path(path).read_bytes())
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot read the DKIM key {path}: {exc.strerror}",
+                message_ja=f"DKIM 鍵 {path} を読めません: {exc.strerror}",
+            ) from exc
         signers[domain.lower()] = DkimSigner(domain.lower(), selector, key)
     return signers
 
@@ -714,14 +731,26 @@ def recipients_notify(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="送らずに件数のみ / count only, send nothing")
     ] = False,
+    dkim_key: Annotated[
+        str | None,
+        typer.Option(
+            "--dkim-key",
+            help="DKIM 署名 / sign each notice: DOMAIN:SELECTOR:KEYFILE (the sender's domain)",
+        ),
+    ] = None,
 ) -> None:
-    """啓発メールを送信 (M3) / mail recipients who never chose a strength; each is told once."""
+    """啓発メールを送信 (M3) / mail recipients who never chose a strength; each is told once.
+
+    With --dkim-key each notice is DKIM-signed for the sender's domain, so that it passes
+    DMARC at the recipients' mailboxes even when the relay does not sign.
+    """
     from rich.progress import Progress
 
     from carrierguard.mail.awareness import notify
     from carrierguard.mail.release import SmtpRelay
     from carrierguard.store.mail_schema import count_unset
 
+    signer = next(iter(_signers([dkim_key]).values())) if dkim_key else None
     engine = _migrated_engine(db)
     with engine.connect() as conn:
         remaining = count_unset(conn, not_notified=True)
@@ -736,6 +765,7 @@ def recipients_notify(
             limit=limit,
             dry_run=dry_run,
             progress=lambda n: bar.advance(task, n),
+            signer=signer,
         )
     if dry_run:
         typer.echo(f"{result.pending} 件に送信予定 / would be sent (dry run)")

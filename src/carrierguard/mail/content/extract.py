@@ -89,7 +89,7 @@ def decode_header_value(raw: str) -> str:
     return " ".join("".join(out).split())
 
 
-def _looks_like_mail(data: bytes) -> bool:
+def looks_like_mail(data: bytes) -> bool:
     head = data[:4096].lstrip()
     if head.startswith(b"From "):  # mbox separator line
         head = head.partition(b"\n")[2]
@@ -148,7 +148,7 @@ def read_message(data: bytes) -> MailText:
         )
     if not data.strip():
         raise MailUnreadable("empty: no message at all", message_ja="空です (メールがありません)。")
-    if not _looks_like_mail(data):
+    if not looks_like_mail(data):
         raise MailUnreadable(
             "not a mail message: no RFC 5322 header block found",
             message_ja="メールではありません (RFC 5322 のヘッダがありません)。",
