@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 
 from carrierguard.auth import Permission, Role, allowed, secret_matches, split_token
@@ -86,12 +87,23 @@ def _verify(service: ScreeningService, token: str) -> Caller:
     return Caller(record.key_id, record.name, Role(record.role))
 
 
-def require(permission: Permission) -> Callable[..., Any]:
-    """A dependency that lets the call through only for roles holding ``permission``."""
+class _Require(SecurityBase):
+    """``authenticate`` and the role check as one dependency: FastAPI solves one level per
+    request instead of three. It is the same Bearer scheme to OpenAPI (``_bearer``'s model
+    and name), and it reads the header through ``_bearer`` itself."""
 
-    async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-        if not allowed(caller.role, permission):
-            raise PermissionDenied(f"role {caller.role.value} may not {permission.value}")
+    def __init__(self, permission: Permission) -> None:
+        self.model = _bearer.model
+        self.scheme_name = _bearer.scheme_name
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Caller:
+        caller = await authenticate(request, await _bearer(request))
+        if not allowed(caller.role, self.permission):
+            raise PermissionDenied(f"role {caller.role.value} may not {self.permission.value}")
         return caller
 
-    return check
+
+def require(permission: Permission) -> Callable[..., Any]:
+    """A dependency that lets the call through only for roles holding ``permission``."""
+    return _Require(permission)
