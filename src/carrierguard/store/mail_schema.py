@@ -89,8 +89,15 @@ def record_dmarc_result(conn: Connection, row: DmarcResultRow) -> None:
             dkim_aligned=row.dkim_aligned,
             spf_aligned=row.spf_aligned,
             override=row.override,
-            dkim=json.dumps([list(d) for d in row.dkim]),
-            spf=json.dumps([row.spf_domain, row.spf_scope, row.spf_result]),
+            # Each DKIM entry and the SPF triple carry their error text (human_result) as a
+            # fourth item; rows stored before it was kept have three.
+            dkim=json.dumps(
+                [
+                    [*d, row.dkim_detail[i] if i < len(row.dkim_detail) else ""]
+                    for i, d in enumerate(row.dkim)
+                ]
+            ),
+            spf=json.dumps([row.spf_domain, row.spf_scope, row.spf_result, row.spf_detail]),
         )
     )
 
@@ -107,7 +114,8 @@ def dmarc_results_between(
     )
     for r in conn.execute(query):
         policy = json.loads(r.policy)
-        spf_domain, spf_scope, spf_result = json.loads(r.spf)
+        spf_domain, spf_scope, spf_result, *spf_detail = json.loads(r.spf)
+        dkim = json.loads(r.dkim)
         yield DmarcResultRow(
             received_at=r.received_at,
             source_ip=r.source_ip,
@@ -129,10 +137,12 @@ def dmarc_results_between(
             dkim_aligned=bool(r.dkim_aligned),
             spf_aligned=bool(r.spf_aligned),
             override=r.override,
-            dkim=tuple((d[0], d[1], d[2]) for d in json.loads(r.dkim)),
+            dkim=tuple((d[0], d[1], d[2]) for d in dkim),
             spf_domain=spf_domain,
             spf_scope=spf_scope,
             spf_result=spf_result,
+            dkim_detail=tuple(d[3] if len(d) > 3 else "" for d in dkim),
+            spf_detail=spf_detail[0] if spf_detail else "",
         )
 
 

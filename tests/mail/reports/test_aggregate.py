@@ -6,11 +6,13 @@ import dataclasses
 import gzip
 import importlib.util
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select, update
 
 from carrierguard.mail.auth.check import Envelope, authenticate
 from carrierguard.mail.auth.dkim import DkimSignatureResult
@@ -27,6 +29,7 @@ from carrierguard.mail.reports.aggregate import (
 from carrierguard.mail.reports.job import BuiltReport, ReportTooLarge, build_reports
 from carrierguard.store.engine import create_store_engine, migrate
 from carrierguard.store.mail_schema import (
+    dmarc_results,
     dmarc_results_between,
     record_dmarc_result,
 )
@@ -153,16 +156,36 @@ def test_store_round_trip_keeps_every_field(kind: str, tmp_path: Path) -> None:
         engine = create_store_engine(url)
         migrate(engine)
         original = rows({("192.0.2.1", "bank.example"): 2})
+        # The error texts behind human_result are kept too (one per DKIM result, one for SPF).
+        original[1] = dataclasses.replace(
+            original[1],
+            dkim_detail=tuple("no key record" for _ in original[1].dkim),
+            spf_detail="include:spf.vendor.example timed out",
+        )
         with engine.begin() as conn:
             for row in original:
                 record_dmarc_result(conn, row)
+            # A row stored before the error texts were kept: three items, no text.
+            record_dmarc_result(conn, original[0])
+            newest = dmarc_results.c.id == select(func.max(dmarc_results.c.id)).scalar_subquery()
+            conn.execute(
+                update(dmarc_results)
+                .where(newest)
+                .values(
+                    dkim=json.dumps([list(d) for d in original[0].dkim]),
+                    spf=json.dumps(["bank.example", "mfrom", "pass"]),
+                )
+            )
         with engine.connect() as conn:
             got = list(dmarc_results_between(conn, T0, T0 + timedelta(days=1)))
             later = T0 + timedelta(days=1)
             outside = list(dmarc_results_between(conn, later, later + timedelta(days=1)))
         engine.dispose()
-    assert [g.outcome_key() for g in got] == [o.outcome_key() for o in original]
+    assert [g.outcome_key() for g in got[:2]] == [o.outcome_key() for o in original]
     assert got[0].rua == ("mailto:rua@bank.example",) and outside == []
+    assert got[1].dkim_detail == original[1].dkim_detail
+    assert got[1].spf_detail == "include:spf.vendor.example timed out"
+    assert got[2].spf_detail == "" and set(got[2].dkim_detail) <= {""}
 
 
 def test_migration_0002_mail_creates_the_results_table(tmp_path: Path) -> None:
