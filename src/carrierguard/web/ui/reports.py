@@ -47,7 +47,7 @@ CHANNELS = {
     "online": ("オンライン", "Online"),
 }
 BASE_COLUMNS = (*COUNTED_METRICS, "median_hours_to_decide")
-BREAKDOWNS = ("approvals", "reviews", "refusals", "exceptions_granted")
+BREAKDOWNS = ("approvals", "reviews", "review_reasons", "refusals", "exceptions_granted")
 LABELS = {m.name: (m.label_ja, m.label_en) for m in METRICS}
 #: Breakdown values other than reason codes (which stay as their stable codes).
 BREAKDOWN_LABELS = {
