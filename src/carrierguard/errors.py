@@ -256,3 +256,15 @@ class CrossCarrierNotConfigured(CarrierGuardError):
     status = 503
     code = "CROSS_CARRIER_NOT_CONFIGURED"
     default_ja = "このサーバーには他社回線数照会の鍵が設定されていません。"
+
+
+class RateLimited(CarrierGuardError):
+    """A caller used up its allowance for the period (``retry_after`` seconds until the next)."""
+
+    status = 429
+    code = "RATE_LIMITED"
+    default_ja = "利用上限に達しました。時間をおいて再試行してください。"
+
+    def __init__(self, message: str, *, retry_after: int, message_ja: str | None = None) -> None:
+        super().__init__(message, message_ja=message_ja)
+        self.retry_after = retry_after

@@ -32,6 +32,7 @@ from carrierguard.contracts.service import ScreeningService
 from carrierguard.crosscarrier import oprf
 from carrierguard.crosscarrier.client import HubClient, HubSettings
 from carrierguard.crosscarrier.publish import publish_changes
+from carrierguard.errors import CrossCarrierUnavailable
 from carrierguard.store import crosscarrier as xc
 from carrierguard.store.engine import migrate
 from carrierguard.web.app import build_service, create_app
@@ -229,3 +230,45 @@ def test_hub_routes_need_a_carrier_peer_key_and_check_their_input(hub: Hub) -> N
     assert hub.client.put("/v1/xc/holdings", json=dup, headers=peer).status_code == 422
     short = {"tokens": ["abc"]}
     assert hub.client.post("/v1/xc/holdings/query", json=short, headers=peer).status_code == 422
+
+
+def test_each_carrier_has_a_daily_allowance_and_the_hub_shows_its_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from carrierguard.cli.main import app
+
+    monkeypatch.setenv("CARRIERGUARD_XC_DAILY_EVALUATIONS", "3")
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = make_hub(url, monkeypatch)
+    peer_a = {"Authorization": f"Bearer {hub.keys['carrier-a']}"}
+    peer_b = {"Authorization": f"Bearer {hub.keys['carrier-b']}"}
+
+    def evaluate(headers: dict[str, str], n: int) -> int:
+        blinded = oprf.blind([f"individual|p{i}|2000-01-01" for i in range(n)])
+        body = {"blinded": [base64.b64encode(e).decode() for e in blinded.elements]}
+        answer = hub.client.post("/v1/xc/evaluate", json=body, headers=headers)
+        if answer.status_code == 429:
+            assert int(answer.headers["Retry-After"]) > 0
+            assert answer.json()["error"]["code"] == "RATE_LIMITED"
+        return answer.status_code
+
+    assert evaluate(peer_a, 2) == 200
+    assert evaluate(peer_a, 2) == 429  # 4 > 3: refused, and not counted
+    assert evaluate(peer_a, 1) == 200  # 3 of 3
+    assert evaluate(peer_a, 1) == 429
+    assert evaluate(peer_b, 3) == 200  # another carrier has its own allowance
+    a = make_carrier(tmp_path, "a")
+    five_lines(a, "髙橋 一郎")
+    client = hub.carrier_client("carrier-b")
+    with pytest.raises(CrossCarrierUnavailable, match="429"):  # B's allowance is used up
+        publish_changes(a.registry.engine, a.protector, client, a.policy)
+    assert xc.watermark(a.registry.engine) is None  # nothing counted as published
+    shown = CliRunner().invoke(app, ["xc", "usage", "--db", url], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    line_a = next(ln for ln in shown.output.splitlines() if "carrier-a" in ln)
+    line_b = next(ln for ln in shown.output.splitlines() if "carrier-b" in ln)
+    assert [c.strip() for c in line_a.split("│")][1:3] == ["carrier-a", "0"]
+    assert line_a.split("│")[7].strip() == "3"  # evaluated: only what was allowed
+    assert line_b.split("│")[7].strip() == "3"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from carrierguard.crosscarrier.client import HubClient, HubSettings
 from carrierguard.crosscarrier.publish import publish_changes
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput
+from carrierguard.store import crosscarrier as xc
 from carrierguard.store.engine import create_store_engine, migrate
 
 app = typer.Typer(
@@ -104,3 +106,50 @@ def publish(
         finally:
             hub.close()
     typer.echo(json.dumps(asdict(done)))
+
+
+@app.command("usage")
+def usage(
+    db: Annotated[str | None, typer.Option("--db", help="the hub's database URL")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="days of use to add up")] = 7,
+) -> None:
+    """照会基盤の利用状況（照会基盤用） / At the hub: each carrier's registry and use.
+
+    Per carrier: tokens and lines it has published, its last publish, and how many
+    evaluations, published rows and queried tokens it used over the last --days days.
+    """
+    from datetime import timedelta, timezone
+
+    from rich.table import Table
+
+    settings = Settings.from_env(db_url=db)
+    engine = create_store_engine(settings.db_url)
+    migrate(engine)
+    since = datetime.now(timezone(timedelta(hours=9))).date() - timedelta(days=days - 1)
+    rows = xc.activity(engine, since.isoformat())
+    table = Table(title=f"照会基盤の利用 / Hub activity since {since.isoformat()} (JST)")
+    for heading in (
+        "事業者 / carrier",
+        "トークン / tokens",
+        "音声 / voice",
+        "SMS付 / data_sms",
+        "データ / data",
+        "最終送信 / last publish",
+        "評価 / evaluated",
+        "送信 / published",
+        "照会 / queried",
+    ):
+        table.add_column(heading, justify="left" if "carrier" in heading else "right")
+    for r in rows:
+        table.add_row(
+            r.carrier,
+            f"{r.tokens:,}",
+            f"{r.counts.voice:,}",
+            f"{r.counts.data_sms:,}",
+            f"{r.counts.data:,}",
+            r.last_publish.isoformat(timespec="seconds") if r.last_publish else "—",
+            f"{r.evaluated:,}",
+            f"{r.published:,}",
+            f"{r.queried:,}",
+        )
+    Console().print(table)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -63,6 +64,17 @@ xc_state = Table(
     Column("value", String(64), nullable=False),
 )
 WATERMARK = "publish_watermark"
+
+xc_usage = Table(
+    "xc_usage",
+    metadata,
+    Column("carrier", String(100), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("evaluated", BigInteger, nullable=False),
+    Column("published", BigInteger, nullable=False),
+    Column("queried", BigInteger, nullable=False),
+)
+USAGE_KINDS = ("evaluated", "published", "queried")
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,3 +301,86 @@ def set_watermark(engine: Engine, when: datetime) -> None:
 
 def counts_by_sim(values: Mapping[str, int]) -> Counts:
     return Counts(**{k: int(values.get(k, 0)) for k in SIM_COLUMNS})
+
+
+# -- the hub's allowance per carrier and day --------------------------------------------------
+
+
+def charge(
+    engine: Engine, carrier: str, day: str, kind: str, amount: int, limit: int | None
+) -> int | None:
+    """Add ``amount`` to ``carrier``'s ``kind`` use on ``day``; returns the new total.
+
+    If the total would pass ``limit`` nothing is added and None is returned (the caller
+    refuses the request). One transaction: concurrent requests cannot both slip under.
+    """
+    if kind not in USAGE_KINDS:
+        raise ValueError(f"unknown usage kind {kind!r}")
+    row = {"carrier": carrier, "day": day, **dict.fromkeys(USAGE_KINDS, 0), kind: amount}
+    stmt = _insert(engine, xc_usage)
+    column = xc_usage.c[kind]
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["carrier", "day"], set_={kind: column + stmt.excluded[kind]}
+    ).returning(column)
+    try:
+        with engine.begin() as conn:
+            total = int(conn.execute(upsert, row).scalar_one())
+            if limit is not None and total > limit:
+                raise _OverLimit  # rolls the increment back
+    except _OverLimit:
+        return None
+    return total
+
+
+class _OverLimit(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierActivity:
+    """One carrier at the hub: what it holds in the registry and its use over some days."""
+
+    carrier: str
+    tokens: int
+    counts: Counts
+    last_publish: datetime | None
+    evaluated: int
+    published: int
+    queried: int
+
+
+def activity(engine: Engine, since_day: str) -> list[CarrierActivity]:
+    """Every carrier the hub knows, by name: registry totals and use since ``since_day``."""
+    h, u = xc_holdings.c, xc_usage.c
+    held = select(
+        h.carrier,
+        func.count(),
+        func.sum(h.voice),
+        func.sum(h.data_sms),
+        func.sum(h.data),
+        func.max(h.updated_at),
+    ).group_by(h.carrier)
+    used = (
+        select(u.carrier, func.sum(u.evaluated), func.sum(u.published), func.sum(u.queried))
+        .where(u.day >= since_day)
+        .group_by(u.carrier)
+    )
+    with engine.connect() as conn:
+        holdings = {r[0]: r[1:] for r in conn.execute(held)}
+        usage = {r[0]: r[1:] for r in conn.execute(used)}
+    out = []
+    for carrier in sorted(set(holdings) | set(usage)):
+        tokens, voice, sms, data, last = holdings.get(carrier, (0, 0, 0, 0, None))
+        evaluated, published, queried = usage.get(carrier, (0, 0, 0))
+        out.append(
+            CarrierActivity(
+                carrier=carrier,
+                tokens=int(tokens),
+                counts=Counts(int(voice or 0), int(sms or 0), int(data or 0)),
+                last_publish=last,
+                evaluated=int(evaluated or 0),
+                published=int(published or 0),
+                queried=int(queried or 0),
+            )
+        )
+    return out

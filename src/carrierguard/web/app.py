@@ -25,14 +25,14 @@ from carrierguard.contracts.policy import load_policy
 from carrierguard.contracts.service import ScreeningService
 from carrierguard.crosscarrier.client import HubClient, HubSettings
 from carrierguard.crypto import DataProtector
-from carrierguard.errors import CarrierGuardError, FieldProblem, InvalidInput
+from carrierguard.errors import CarrierGuardError, FieldProblem, InvalidInput, RateLimited
 from carrierguard.logs import configure_logging
 from carrierguard.store.engine import create_store_engine
 from carrierguard.store.registry import Registry
 from carrierguard.web.api.admin import router as admin_router
 from carrierguard.web.api.applications import router as applications_router
 from carrierguard.web.api.cases import router as cases_router
-from carrierguard.web.api.crosscarrier import evaluator_from_env
+from carrierguard.web.api.crosscarrier import evaluator_from_env, limits_from_env
 from carrierguard.web.api.crosscarrier import router as crosscarrier_router
 from carrierguard.web.api.events import router as events_router
 from carrierguard.web.api.mail import MailOps
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(events_router)
     app.state.xc_evaluator = evaluator_from_env()  # this server as the hub's evaluator
+    app.state.xc_limits = limits_from_env()  # each carrier's daily allowance at the hub
     app.include_router(crosscarrier_router)
     app.state.mail = MailOps(settings, svc)
     app.include_router(mail_router)
@@ -135,6 +136,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CarrierGuardError)
     async def _domain_error(_: Request, exc: CarrierGuardError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         if exc.status >= 500:
             log.error("request.failed", code=exc.code, error=exc.message)
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)

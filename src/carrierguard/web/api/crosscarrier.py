@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carrierguard.auth import Permission
 from carrierguard.crosscarrier import oprf
-from carrierguard.errors import CrossCarrierNotConfigured, FieldProblem, InvalidInput
+from carrierguard.errors import (
+    CrossCarrierNotConfigured,
+    FieldProblem,
+    InvalidInput,
+    RateLimited,
+)
 from carrierguard.store import crosscarrier as registry
 from carrierguard.web.api.applications import ERRORS
 from carrierguard.web.deps import Caller, require
@@ -26,6 +31,13 @@ from carrierguard.web.deps import Caller, require
 router = APIRouter(prefix="/v1/xc", tags=["cross-carrier"])
 
 SEED_ENV = "CARRIERGUARD_XC_EVALUATOR_SEED"
+#: Per carrier and Tokyo day. Evaluations: a full publish of the largest book (~30M
+#: holders) fits in one day; a key used to probe the population does not go unnoticed.
+LIMIT_ENVS = {
+    "evaluated": ("CARRIERGUARD_XC_DAILY_EVALUATIONS", 50_000_000),
+    "queried": ("CARRIERGUARD_XC_DAILY_QUERIES", 5_000_000),
+}
+JST = timezone(timedelta(hours=9))
 Token = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Count = Annotated[int, Field(ge=0, le=100_000)]
 
@@ -39,6 +51,35 @@ def evaluator_from_env() -> oprf.Evaluator | None:
         return oprf.Evaluator(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"{SEED_ENV} must be base64 of {oprf.SEED_BYTES} bytes") from exc
+
+
+def limits_from_env() -> dict[str, int | None]:
+    """Daily allowances per carrier (0 in the variable: no limit)."""
+    out: dict[str, int | None] = {}
+    for kind, (name, default) in LIMIT_ENVS.items():
+        text = os.environ.get(name, "")
+        try:
+            value = int(text) if text else default
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a whole number, got {text!r}") from exc
+        out[kind] = value or None
+    return out
+
+
+def _charge(request: Request, caller: Caller, kind: str, amount: int) -> None:
+    """Count ``amount`` against the caller's allowance today; 429 when it is used up."""
+    limits: dict[str, int | None] = getattr(request.app.state, "xc_limits", {})
+    now = datetime.now(JST)
+    total = registry.charge(
+        _engine(request), caller.name, now.date().isoformat(), kind, amount, limits.get(kind)
+    )
+    if total is None:
+        tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), JST)
+        raise RateLimited(
+            f"carrier {caller.name} used its daily allowance of {kind} ({limits.get(kind):,})",
+            message_ja=f"本日の照会上限（{limits.get(kind):,}件）に達しました。",
+            retry_after=max(1, int((tomorrow - now).total_seconds())),
+        )
 
 
 def _evaluator(request: Request) -> oprf.Evaluator:
@@ -117,9 +158,11 @@ def public_key(
 def evaluate(
     body: EvaluateIn,
     request: Request,
-    _caller: Annotated[Caller, Depends(require(Permission.XC_EVALUATE))],
+    caller: Annotated[Caller, Depends(require(Permission.XC_EVALUATE))],
 ) -> EvaluateOut:
-    """Evaluate blinded identity keys with the hub's key, with one proof for the batch."""
+    """Evaluate blinded identity keys with the hub's key, with one proof for the batch.
+
+    Each element counts against the carrier's daily allowance (429 with Retry-After)."""
     evaluator = _evaluator(request)
     try:
         blinded = [base64.b64decode(b, validate=True) for b in body.blinded]
@@ -128,6 +171,7 @@ def evaluate(
             "blinded elements must be base64",
             problems=(FieldProblem("blinded", "not base64"),),
         ) from exc
+    _charge(request, caller, "evaluated", len(blinded))
     return EvaluateOut(evaluated=base64.b64encode(evaluator.evaluate(blinded)).decode())
 
 
@@ -145,6 +189,7 @@ def publish(
             problems=(FieldProblem("holdings", "duplicate token"),),
         )
     rows = [(h.token, registry.Counts(h.voice, h.data_sms, h.data)) for h in body.holdings]
+    _charge(request, caller, "published", len(rows))
     accepted = registry.publish(_engine(request), caller.name, rows, datetime.now(UTC))
     return PublishOut(accepted=accepted)
 
@@ -156,6 +201,7 @@ def query(
     caller: Annotated[Caller, Depends(require(Permission.XC_REGISTRY))],
 ) -> QueryOut:
     """Lines held per token at carriers other than the caller: totals only, never which."""
+    _charge(request, caller, "queried", len(set(body.tokens)))
     found = registry.totals_elsewhere(
         _engine(request), caller.name, set(body.tokens), datetime.now(UTC)
     )
