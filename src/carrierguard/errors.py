@@ -207,11 +207,11 @@ class InvalidDate(InvalidInput):
     code = "DATE_INVALID"
     default_ja = "日付を読み取れません。"
 
-    def __init__(self, text: str, reason: str) -> None:
+    def __init__(self, text: str, reason: str, reason_ja: str | None = None) -> None:
         super().__init__(
             f"cannot read date {text!r}: {reason}",
             problems=(FieldProblem("birth_date", reason),),
-            message_ja=f"日付 {text!r} を読み取れません: {reason}",
+            message_ja=f"日付 {text!r} を読み取れません: {reason_ja or reason}",
         )
         self.text = text
         self.reason = reason

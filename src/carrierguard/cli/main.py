@@ -43,6 +43,7 @@ def main() -> None:
             f"[bold red]error[/] [{exc.code}] {exc.message_ja}\n  {exc.message}",
             markup=True,
             highlight=False,
+            soft_wrap=True,  # one error, one line per language: greppable logs
         )
         sys.exit(2)
 

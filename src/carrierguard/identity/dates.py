@@ -93,14 +93,21 @@ def _era(text: str) -> tuple[str | None, int | None, str]:
     return name, ERAS[name] - 1, text[era.end() :]
 
 
+_NEEDS_YEAR_JA = "年は西暦4桁か元号付きで書いてください"
+
+
 def _gregorian_year(raw: str, year: int, era_name: str | None, era_year0: int | None) -> int:
     if era_year0 is not None:
         last = _ERA_LAST_YEAR.get(era_name or "", 99)
         if year < 1 or year > last:
-            raise InvalidDate(raw, f"era year {year} out of range (1-{last})")
+            raise InvalidDate(
+                raw,
+                f"era year {year} out of range (1-{last})",
+                f"{era_name}{year}年はありません（1〜{last}年）",
+            )
         return year + era_year0
     if year < 1000:
-        raise InvalidDate(raw, "a year needs four digits or an era")
+        raise InvalidDate(raw, "a year needs four digits or an era", _NEEDS_YEAR_JA)
     return year
 
 
@@ -109,13 +116,13 @@ def _noted_year(raw: str, note: str) -> int:
     era_name, era_year0, rest = _era(note.strip())
     found = _NOTED_YEAR.match(rest)
     if not found:
-        raise InvalidDate(raw, f"unreadable note ({note})")
+        raise InvalidDate(raw, f"unreadable note ({note})", f"括弧内（{note}）を読めません")
     try:
         year = _number(found.group(1))
     except ValueError as exc:
-        raise InvalidDate(raw, "unreadable numeral") from exc
+        raise InvalidDate(raw, "unreadable numeral", "数字を読めません") from exc
     if found.group(1) == "元" and era_year0 is None:
-        raise InvalidDate(raw, "a year needs four digits or an era")
+        raise InvalidDate(raw, "a year needs four digits or an era", _NEEDS_YEAR_JA)
     return _gregorian_year(raw, year, era_name, era_year0)
 
 
@@ -134,20 +141,24 @@ def _parse_text(text: str) -> date:
     eight = _EIGHT_DIGITS.match(cleaned)
     parts = eight.groups() if eight and era_year0 is None else _split_ymd(cleaned)
     if parts is None:
-        raise InvalidDate(raw, "unrecognised notation")
+        raise InvalidDate(raw, "unrecognised notation", "日付の書き方として読めません")
     try:
         year, month, day = (_number(p) for p in parts)
     except ValueError as exc:
-        raise InvalidDate(raw, "unreadable numeral") from exc
+        raise InvalidDate(raw, "unreadable numeral", "数字を読めません") from exc
     if parts[0] == "元" and era_year0 is None:
-        raise InvalidDate(raw, "a year needs four digits or an era")
+        raise InvalidDate(raw, "a year needs four digits or an era", _NEEDS_YEAR_JA)
     year = _gregorian_year(raw, year, era_name, era_year0)
     if any(noted != year for noted in notes):
-        raise InvalidDate(raw, "the two calendars give other years")
+        raise InvalidDate(raw, "the two calendars give other years", "和暦と西暦の年が一致しません")
     try:
         read = date(year, month, day)
     except ValueError as exc:
-        raise InvalidDate(raw, str(exc)) from exc
+        raise InvalidDate(raw, str(exc), "存在しない日付です") from exc
     if weekday and _WEEKDAYS[read.weekday()] != weekday.group(1):
-        raise InvalidDate(raw, f"{read.isoformat()} is not a {weekday.group(1)}曜日")
+        raise InvalidDate(
+            raw,
+            f"{read.isoformat()} is not a {weekday.group(1)}曜日",
+            f"{read.isoformat()} は{weekday.group(1)}曜日ではありません",
+        )
     return read

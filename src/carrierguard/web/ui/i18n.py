@@ -14,6 +14,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "queue": ("審査キュー", "Review queue"),
     "reports": ("報告", "Reports"),
     "quarantine": ("隔離メール", "Quarantine"),
+    "q_older": ("さらに古いメール →", "Older messages →"),
     "q_received": ("受信日時", "Received"),
     "q_from": ("差出人ドメイン", "From domain"),
     "q_sender": ("エンベロープ送信者", "Envelope sender"),
