@@ -51,6 +51,7 @@ class Permission(StrEnum):
     MAIL_FIGURES_READ = "mail_figures:read"  # false-block figures (counts only, no content)
     XC_EVALUATE = "xc:evaluate"  # the hub's VOPRF evaluation of blinded identity keys
     XC_REGISTRY = "xc:registry"  # publish and query line counts per token
+    XC_HUB_READ = "xc:hub_read"  # the hub operator's view of each carrier's registry and use
 
 
 _R = Role
@@ -78,6 +79,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MAIL_FIGURES_READ: frozenset({_R.MAIL_OPERATOR, _R.COMPLIANCE, _R.ADMIN}),
     Permission.XC_EVALUATE: frozenset({_R.CARRIER_PEER}),
     Permission.XC_REGISTRY: frozenset({_R.CARRIER_PEER}),
+    Permission.XC_HUB_READ: frozenset({_R.ADMIN, _R.COMPLIANCE}),
 }
 
 

@@ -39,6 +39,7 @@ from carrierguard.web.api.mail import MailOps
 from carrierguard.web.api.mail import router as mail_router
 from carrierguard.web.deps import Caller, KeyCache, require
 from carrierguard.web.ui.accounts import Accounts
+from carrierguard.web.ui.hub import router as hub_pages_router
 from carrierguard.web.ui.pages import router as pages_router
 from carrierguard.web.ui.pages import static_files
 from carrierguard.web.ui.quarantine import router as quarantine_pages_router
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(reports_router)
     app.include_router(quarantine_pages_router)
+    app.include_router(hub_pages_router)
     app.mount("/static", static_files(), name="static")
     _install_error_handlers(app)
 
