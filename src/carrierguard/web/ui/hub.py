@@ -6,7 +6,7 @@ admin and compliance (``xc:hub_read``). Charts are inline SVG, no script.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,6 +20,14 @@ from carrierguard.web.ui.report_charts import Series, grouped_bars, horizontal_b
 router = APIRouter()
 JST = timezone(timedelta(hours=9))
 DAYS = (1, 7, 30)
+
+
+def jst(moment: datetime | None) -> str:
+    """A stored time in Tokyo time (SQLite gives UTC without its zone)."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 @router.get("/hub", response_class=HTMLResponse)
@@ -60,4 +68,5 @@ def hub_page(request: Request, days: int = 7) -> Response:
         queries_chart=queries_chart,
         limits=limits,
         evaluator=getattr(request.app.state, "xc_evaluator", None) is not None,
+        jst=jst,
     )
