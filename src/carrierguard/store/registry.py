@@ -11,7 +11,7 @@ the lookups in one round trip, the writes with the audit entry and the COMMIT in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -273,7 +273,7 @@ class RegistryTx:
                     claimed = raw.execute(_PG_CLAIM, (api_key_id, key, request_hash, now))
                     earlier = raw.execute(_PG_EARLIER, (api_key_id, key))
                 if ask.blocks:
-                    raw.execute(_PG_LOCK_BLOCKS, (list(ask.blocks),))
+                    raw.execute(_PG_LOCK_BLOCKS, (pg_text_array(ask.blocks),))
                 holder = raw.execute(_PG_HOLDER, (ask.identity_key,))
                 held = raw.execute(
                     _PG_HOLDINGS,
@@ -303,9 +303,9 @@ class RegistryTx:
                 {
                     "id": application_id,
                     **_application_values(new, now),
-                    "blocks": list(blocks),
-                    "line_ids": [ln.line_id for ln in new_lines],
-                    "sim_types": [ln.sim_type.value for ln in new_lines],
+                    "blocks": pg_text_array(blocks),
+                    "line_ids": pg_int_array(ln.line_id for ln in new_lines),
+                    "sim_types": pg_text_array(ln.sim_type.value for ln in new_lines),
                     "line_state": new_lines[0].state.value if new_lines else None,
                 },
             )
@@ -626,6 +626,25 @@ class RegistryTx:
             .values(revoked_at=now)
         )
         return bool(result.rowcount)
+
+
+def pg_text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL array literal, for a ``%s::text[]`` parameter.
+
+    Each element is double-quoted with its backslashes and quotes escaped, so any text
+    (commas, braces, spaces, the word NULL, an empty string) reads back as it was. A
+    literal is a plain string to psycopg: it need not inspect a list to choose a dumper.
+    """
+    return "{" + ",".join(_quoted(v) for v in values) + "}"
+
+
+def pg_int_array(values: Iterable[int]) -> str:
+    """``values`` as a PostgreSQL array literal, for a ``%s::bigint[]`` parameter."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _lookup(
