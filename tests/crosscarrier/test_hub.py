@@ -272,3 +272,35 @@ def test_each_carrier_has_a_daily_allowance_and_the_hub_shows_its_use(
     assert [c.strip() for c in line_a.split("│")][1:3] == ["carrier-a", "0"]
     assert line_a.split("│")[7].strip() == "3"  # evaluated: only what was allowed
     assert line_b.split("│")[7].strip() == "3"
+
+
+def test_a_rekeyed_holder_replaces_its_token_at_the_hub(hub: Hub, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from carrierguard.store.rekey import rekey
+    from carrierguard.store.schema import holders
+
+    a = make_carrier(tmp_path, "a")
+    five_lines(a, "髙橋 一郎")
+    client = hub.carrier_client("carrier-a")
+    publish_changes(a.registry.engine, a.protector, client, a.policy)
+    engine = a.registry.engine
+    # As if the token had been made by an older normaliser: the hub holds it, and the
+    # holder's stored key is the old one too.
+    old = "f" * 64
+    xc.publish(
+        build_service(Settings(db_url=hub.db_url, data_key=bytes(32))).registry.engine,
+        "carrier-a",
+        [(old, xc.Counts(5))],
+        datetime.now(UTC),
+    )
+    with engine.begin() as conn:
+        conn.execute(update(xc.xc_published).values(token=old))
+        conn.execute(update(holders).values(identity_key="0" * 64))
+    assert rekey(engine, a.protector).keys_changed == 1
+    again = publish_changes(engine, a.protector, client, a.policy)
+    assert again.published == 1  # its lines did not change; its token did
+    b = hub.carrier_client("carrier-b")
+    (token,) = b.tokens(["individual|高橋一郎|1985-04-01"])
+    seen = b.elsewhere([token, old])
+    assert old not in seen and seen[token].lines[SimType.VOICE] == 5  # counted once

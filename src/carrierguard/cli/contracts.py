@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from carrierguard.auth import Role
 from carrierguard.config import Settings
@@ -26,6 +28,7 @@ from carrierguard.store.registry import ApplicationRecord
 
 # Tables of decisions need room; a pipe or CI log gets a wide console, not 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
+log = structlog.get_logger("carrierguard.cli")
 
 DbOption = Annotated[
     str | None,
@@ -112,7 +115,9 @@ def serve(
     settings = _settings(db, policy)
     load_policy(settings.policy_path)  # fail now, with file and line, not in a worker
     settings.resolved_data_key()  # create the key file once, before workers start
-    migrate(create_store_engine(settings.db_url))
+    engine = create_store_engine(settings.db_url)
+    migrate(engine)
+    _warn_if_keys_are_old(engine)
     os.environ["CARRIERGUARD_DB"] = settings.db_url
     if settings.policy_path is not None:
         os.environ["CARRIERGUARD_POLICY"] = str(settings.policy_path)
@@ -126,6 +131,22 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _warn_if_keys_are_old(engine: Engine) -> None:
+    """Say so when the registry's identity keys were made by another normaliser version."""
+    from carrierguard.identity import KEY_VERSION
+    from carrierguard.store.rekey import key_version
+
+    stored = key_version(engine)
+    if stored != KEY_VERSION:
+        log.warning("identity.keys_outdated", stored=stored, current=KEY_VERSION)
+        console.print(
+            f"[yellow]照合キーは版 {stored} で作られています（現行 {KEY_VERSION}）。"
+            "`carrierguard identity rekey` を実行してください。\n"
+            f"Identity keys were made by version {stored} (this is {KEY_VERSION}): "
+            "run `carrierguard identity rekey` so that every holder is found.[/]"
+        )
 
 
 # -- screen ------------------------------------------------------------------------------

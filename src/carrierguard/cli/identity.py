@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
@@ -328,4 +328,67 @@ def dedupe_command(
         f"uncertain pairs, {len(report.skipped)} 読めない / unreadable, "
         f"{report.oversized_blocks} 過大ブロック / oversized blocks",
         highlight=False,
+    )
+
+
+@app.command("rekey")
+def rekey_command(
+    db: Annotated[str | None, typer.Option("--db", help="database URL (CARRIERGUARD_DB)")] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=100_000)] = 2000,
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="同一人物候補の出力先 / write collisions here (JSONL)"),
+    ] = None,
+) -> None:
+    """照合キーを作り直す / Make the registry's identity keys again with this version.
+
+    Needed after an upgrade whose normaliser reads some names differently (the server
+    warns at start-up). Safe to stop and run again. Two holders that the new version
+    reads as one person keep their keys and are listed (--review) for a person to decide.
+    """
+    from sqlalchemy import func, select
+
+    from carrierguard.config import Settings
+    from carrierguard.crypto import DataProtector
+    from carrierguard.identity import KEY_VERSION
+    from carrierguard.store.engine import create_store_engine, migrate
+    from carrierguard.store.rekey import key_version, rekey
+    from carrierguard.store.schema import holders
+
+    settings = Settings.from_env(db_url=db)
+    engine = create_store_engine(settings.db_url)
+    migrate(engine)
+    before = key_version(engine)
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(holders)).scalar_one())
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("照合キー / identity keys", total=total)
+        report = rekey(
+            engine,
+            DataProtector(settings.resolved_data_key()),
+            batch=batch,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    if review is not None:
+        with review.open("w", encoding="utf-8") as fh:
+            for holder_id, existing in report.collisions:
+                fh.write(json.dumps({"holder_id": holder_id, "same_key_as": existing}) + "\n")
+    typer.echo(
+        json.dumps(
+            {
+                "version_before": before,
+                "version": KEY_VERSION,
+                "holders": report.holders,
+                "keys_changed": report.keys_changed,
+                "candidate_keys_changed": report.blocks_changed,
+                "collisions": len(report.collisions),
+            }
+        )
     )

@@ -14,6 +14,7 @@ from carrierguard.contracts.policy import Policy
 from carrierguard.crosscarrier.client import HubClient
 from carrierguard.crypto import DataProtector
 from carrierguard.store import crosscarrier as xc
+from carrierguard.store.crosscarrier import Counts
 
 #: Lines whose updated_at is a little older than the last watermark are looked at again:
 #: a transaction may commit after a later one, with an earlier timestamp.
@@ -77,11 +78,19 @@ def publish_changes(
         todo = [
             h
             for h in page
-            if h.published != h.counts and not (h.published is None and h.counts.empty)
+            if h.stale or (h.published != h.counts and not (h.published is None and h.counts.empty))
         ]
         if todo:
             tokens = hub.tokens([identity_of(protector, h.pii) for h in todo])
-            hub.publish([(t, h.counts) for t, h in zip(tokens, todo, strict=True)])
+            rows = [(t, h.counts) for t, h in zip(tokens, todo, strict=True)]
+            # A holder whose identity key changed (identity rekey) has a new token: the
+            # old one is withdrawn, or the hub would count its lines twice.
+            rows += [
+                (h.published_token, Counts())
+                for t, h in zip(tokens, todo, strict=True)
+                if h.published_token is not None and h.published_token != t
+            ]
+            hub.publish(rows)
             xc.note_published(
                 engine,
                 [(h.holder_id, t, h.counts) for t, h in zip(tokens, todo, strict=True)],

@@ -14,6 +14,8 @@ Public API (kept stable for screening and the CLI):
   iterable of ``(holder_id, Person)``: clusters of one person and uncertain pairs.
 - ``normalize_person``, ``parse_date``, ``normalize_name``, ``normalize_address``: the
   normalisation steps, for display and tests.
+- ``KEY_VERSION``: the version of the keys above. A registry's stored keys were made by
+  some version; when it differs, ``carrierguard identity rekey`` makes them again.
 """
 
 from carrierguard.identity.addresses import NormalizedAddress, normalize_address
@@ -34,7 +36,14 @@ from carrierguard.identity.model import (
 )
 from carrierguard.identity.names import NormalizedName, normalize_name
 
+#: Bump whenever ``normalized_identity_key`` or ``blocking_keys`` (or the name steps
+#: under them) give another answer for some input: keys stored by an older version no
+#: longer meet new applicants' keys until ``identity rekey`` rewrites them. Version 2:
+#: ヶ/ヵ read as ケ, Latin letters without case, romaji readings (session 3).
+KEY_VERSION = 2
+
 __all__ = [
+    "KEY_VERSION",
     "Cluster",
     "DedupeReport",
     "MatchResult",

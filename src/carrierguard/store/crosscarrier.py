@@ -15,7 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -25,8 +27,11 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    false,
     func,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -55,6 +60,7 @@ xc_published = Table(
     Column("data_sms", Integer, nullable=False),
     Column("data", Integer, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("stale", Boolean, nullable=False, server_default=false()),
 )
 
 xc_state = Table(
@@ -197,6 +203,8 @@ class HolderCounts:
     pii: bytes
     counts: Counts
     published: Counts | None  # what the hub last heard, None if never
+    published_token: str | None = None
+    stale: bool = False  # the identity key changed since: the token must be sent again
 
 
 def holders_to_publish(
@@ -220,7 +228,12 @@ def holders_to_publish(
     )
     if changed_since is not None:
         candidates = candidates.where(
-            holders.c.id.in_(select(lc.holder_id).where(lc.updated_at >= changed_since))
+            or_(
+                holders.c.id.in_(select(lc.holder_id).where(lc.updated_at >= changed_since)),
+                holders.c.id.in_(
+                    select(xc_published.c.holder_id).where(xc_published.c.stale.is_(True))
+                ),
+            )
         )
     ids = candidates.order_by(holders.c.id).limit(limit).subquery("ids")
     p = xc_published.c
@@ -232,6 +245,8 @@ def holders_to_publish(
             p.voice,
             p.data_sms,
             p.data,
+            p.token,
+            p.stale,
         )
         .select_from(
             ids.join(holders, holders.c.id == ids.c.id)
@@ -247,6 +262,8 @@ def holders_to_publish(
                 pii=bytes(row[1]),
                 counts=Counts(int(row[2]), int(row[3]), int(row[4])),
                 published=None if row[5] is None else Counts(row[5], row[6], row[7]),
+                published_token=row[8],
+                stale=bool(row[9]),
             )
             for row in conn.execute(query)
         ]
@@ -254,7 +271,10 @@ def holders_to_publish(
 
 def note_published(engine: Engine, rows: Iterable[tuple[int, str, Counts]], now: datetime) -> None:
     """Remember what the hub now holds for each (holder id, token, counts)."""
-    values = [{"holder_id": h, "token": t, **c.as_dict(), "published_at": now} for h, t, c in rows]
+    values = [
+        {"holder_id": h, "token": t, **c.as_dict(), "published_at": now, "stale": False}
+        for h, t, c in rows
+    ]
     if not values:
         return
     stmt = _insert(engine, xc_published)
@@ -268,6 +288,7 @@ def note_published(engine: Engine, rows: Iterable[tuple[int, str, Counts]], now:
                     "data_sms": stmt.excluded.data_sms,
                     "data": stmt.excluded.data,
                     "published_at": stmt.excluded.published_at,
+                    "stale": stmt.excluded.stale,
                 },
             ),
             values,
@@ -384,3 +405,10 @@ def activity(engine: Engine, since_day: str) -> list[CarrierActivity]:
             )
         )
     return out
+
+
+def mark_stale(conn: Connection, holder_id: int) -> None:
+    """The holder's identity key changed: its published token must be replaced."""
+    conn.execute(
+        update(xc_published).where(xc_published.c.holder_id == holder_id).values(stale=True)
+    )

@@ -34,6 +34,9 @@ def upgrade() -> None:
         sa.Column("data_sms", sa.Integer, nullable=False),
         sa.Column("data", sa.Integer, nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        # The holder's identity key changed (``identity rekey``): send its new token, and
+        # withdraw the old one, even though its lines did not change.
+        sa.Column("stale", sa.Boolean, nullable=False, server_default=sa.false()),
     )
     op.create_table(
         "xc_state",
