@@ -163,6 +163,21 @@ SELECT i, %(holder_id)s, %(id)s, s, %(line_state)s, %(applied_on)s, %(created_at
     %(created_at)s
 FROM unnest(%(line_ids)s::bigint[], %(sim_types)s::text[]) AS t(i, s)
 """
+#: ``block_candidates`` on PostgreSQL: the candidates through the key index first.
+_PG_BLOCK_CANDIDATES = """
+WITH candidates AS MATERIALIZED (
+    SELECT DISTINCT holder_id FROM holder_blocks WHERE block = ANY(%s::text[])
+    ORDER BY holder_id LIMIT %s
+)
+SELECT holders.id, holders.pii FROM holders JOIN candidates ON candidates.holder_id = holders.id
+ORDER BY holders.id
+"""
+_PG_LOCK_HOLDER = "SELECT id FROM holders WHERE id = %s FOR UPDATE"
+_PG_CREATE_HOLDER = (
+    "INSERT INTO holders (identity_key, kind, pii, created_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (identity_key) DO NOTHING RETURNING id"
+)
+_PG_HOLDER_ID = "SELECT id FROM holders WHERE identity_key = %s FOR UPDATE"
 _PG_COMPLETE = "UPDATE idempotency_keys SET application_id = %s WHERE api_key_id = %s AND key = %s"
 
 
@@ -378,9 +393,7 @@ class RegistryTx:
 
     def lock_holder(self, holder_id: int) -> None:
         if self.dialect == "postgresql":
-            self.conn.execute(
-                select(holders.c.id).where(holders.c.id == holder_id).with_for_update()
-            )
+            self.raw.execute(_PG_LOCK_HOLDER, (holder_id,))
 
     def block_candidates(self, blocks: Sequence[str], limit: int = 20) -> list[tuple[int, bytes]]:
         """Holders sharing a candidate key, with their sealed fields (index lookups only).
@@ -391,6 +404,9 @@ class RegistryTx:
         """
         if not blocks:
             return []
+        if self.dialect == "postgresql":  # the same query as below, without building it
+            found = self.raw.execute(_PG_BLOCK_CANDIDATES, (pg_text_array(blocks), limit))
+            return [(int(r[0]), bytes(r[1])) for r in found]
         candidates = (
             select(holder_blocks.c.holder_id)
             .where(holder_blocks.c.block.in_(blocks))
@@ -427,6 +443,16 @@ class RegistryTx:
         self, *, identity_key: str, kind: HolderKind, pii: bytes, now: datetime
     ) -> tuple[int, bool]:
         """``lock_or_create_holder``, and whether this transaction created the holder."""
+        if self.dialect == "postgresql":  # the same statements as below, without building them
+            row = self.raw.execute(
+                _PG_CREATE_HOLDER, (identity_key, kind.value, pii, now)
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), True
+            row = self.raw.execute(_PG_HOLDER_ID, (identity_key,)).fetchone()
+            if row is None:
+                raise RuntimeError("holder vanished between INSERT and SELECT FOR UPDATE")
+            return int(row[0]), False
         created = self.conn.execute(
             self._insert(holders)
             .values(identity_key=identity_key, kind=kind.value, pii=pii, created_at=now)
