@@ -33,6 +33,7 @@ from carrierguard.crosscarrier import oprf
 from carrierguard.crosscarrier.client import HubClient, HubSettings
 from carrierguard.crosscarrier.publish import publish_changes
 from carrierguard.errors import CrossCarrierUnavailable
+from carrierguard.identity import KEY_VERSION
 from carrierguard.store import crosscarrier as xc
 from carrierguard.store.engine import migrate
 from carrierguard.web.app import build_service, create_app
@@ -40,6 +41,7 @@ from tests.dbs import fresh_database
 
 DEFAULT = resources.files("carrierguard.data").joinpath("default_policy.toml").read_text("utf-8")
 SEED = bytes(range(32))
+VERSION = {"X-CarrierGuard-Key-Version": str(KEY_VERSION)}
 
 
 @dataclass
@@ -218,8 +220,12 @@ def test_hub_routes_need_a_carrier_peer_key_and_check_their_input(hub: Hub) -> N
     assert hub.client.post("/v1/xc/evaluate", json=body).status_code == 401
     clerk = {"Authorization": f"Bearer {hub.keys['clerk']}"}
     assert hub.client.post("/v1/xc/evaluate", json=body, headers=clerk).status_code == 403
-    peer = {"Authorization": f"Bearer {hub.keys['carrier-a']}"}
+    peer = {"Authorization": f"Bearer {hub.keys['carrier-a']}", **VERSION}
     assert hub.client.post("/v1/xc/evaluate", json=body, headers=peer).status_code == 200
+    for other in ({}, {"X-CarrierGuard-Key-Version": str(KEY_VERSION + 1)}):
+        older = {"Authorization": peer["Authorization"], **other}
+        refused = hub.client.post("/v1/xc/evaluate", json=body, headers=older)
+        assert refused.status_code == 409, refused.text  # another normaliser: refused
     key = hub.client.get("/v1/xc/public-key", headers=peer).json()
     assert base64.b64decode(key["public_key"]) == hub.public_key
     bad = {"blinded": ["!!!"]}
@@ -242,8 +248,8 @@ def test_each_carrier_has_a_daily_allowance_and_the_hub_shows_its_use(
     monkeypatch.setenv("CARRIERGUARD_XC_DAILY_EVALUATIONS", "3")
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     hub = make_hub(url, monkeypatch)
-    peer_a = {"Authorization": f"Bearer {hub.keys['carrier-a']}"}
-    peer_b = {"Authorization": f"Bearer {hub.keys['carrier-b']}"}
+    peer_a = {"Authorization": f"Bearer {hub.keys['carrier-a']}", **VERSION}
+    peer_b = {"Authorization": f"Bearer {hub.keys['carrier-b']}", **VERSION}
 
     def evaluate(headers: dict[str, str], n: int) -> int:
         blinded = oprf.blind([f"individual|p{i}|2000-01-01" for i in range(n)])

@@ -21,6 +21,7 @@ from carrierguard.contracts.cross_carrier import Elsewhere, Unanswered
 from carrierguard.contracts.lines import SimType
 from carrierguard.crosscarrier import oprf
 from carrierguard.errors import CarrierGuardError, CrossCarrierUnavailable
+from carrierguard.identity import KEY_VERSION
 from carrierguard.store.crosscarrier import Counts
 
 log = structlog.get_logger("carrierguard.cross_carrier")
@@ -112,7 +113,11 @@ class HubClient:
     def __init__(self, settings: HubSettings, http: HttpSession | None = None) -> None:
         self.settings = settings
         self._http = http or httpx.Client(timeout=settings.timeout)
-        self._headers = {"Authorization": f"Bearer {settings.api_key}"}
+        self._headers = {
+            "Authorization": f"Bearer {settings.api_key}",
+            # The hub refuses another normaliser version: its tokens would never match.
+            "X-CarrierGuard-Key-Version": str(KEY_VERSION),
+        }
 
     def close(self) -> None:
         self._http.close()

@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from carrierguard.auth import Permission
 from carrierguard.crosscarrier import oprf
 from carrierguard.errors import (
+    Conflict,
     CrossCarrierNotConfigured,
     FieldProblem,
     InvalidInput,
     RateLimited,
 )
+from carrierguard.identity import KEY_VERSION
 from carrierguard.store import crosscarrier as registry
 from carrierguard.web.api.applications import ERRORS
 from carrierguard.web.deps import Caller, require
@@ -79,6 +81,21 @@ def _charge(request: Request, caller: Caller, kind: str, amount: int) -> None:
             f"carrier {caller.name} used its daily allowance of {kind} ({limits.get(kind):,})",
             message_ja=f"本日の照会上限（{limits.get(kind):,}件）に達しました。",
             retry_after=max(1, int((tomorrow - now).total_seconds())),
+        )
+
+
+KEY_VERSION_HEADER = "X-CarrierGuard-Key-Version"
+
+
+def _same_key_version(request: Request) -> None:
+    """Tokens made from identity keys of another normaliser version never meet ours: a
+    carrier on another version is refused rather than silently counted as nobody."""
+    sent = request.headers.get(KEY_VERSION_HEADER, "")
+    if sent != str(KEY_VERSION):
+        raise Conflict(
+            f"identity key version {sent or '(none)'} differs from the hub's {KEY_VERSION}; "
+            "every carrier must run the same identity normaliser version",
+            message_ja=f"照合キーの版（{sent or 'なし'}）が照会基盤（{KEY_VERSION}）と異なります。",
         )
 
 
@@ -164,6 +181,7 @@ def evaluate(
 
     Each element counts against the carrier's daily allowance (429 with Retry-After)."""
     evaluator = _evaluator(request)
+    _same_key_version(request)
     try:
         blinded = [base64.b64decode(b, validate=True) for b in body.blinded]
     except binascii.Error as exc:
