@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from typing import Annotated
@@ -25,10 +26,16 @@ from carrierguard.errors import CarrierGuardError
 from carrierguard.identity import parse_date
 from carrierguard.store.registry import ApplicationRecord, HolderRecord, LineRecord
 
+_REFUSED_CATEGORIES = frozenset(("Cc", "Cs", "Co", "Cn"))
+
 
 def _printable(value: str) -> str:
+    # str.isprintable() is False for every character of those categories (and for some
+    # others, such as U+3000), so only a string it does not vouch for is looked at closely.
+    if value.isprintable():
+        return value
     for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
             raise ValueError("contains a control or unassigned character")
     return value
 
@@ -36,9 +43,18 @@ def _printable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_printable)]
 
 
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
 def _any_notation(value: object) -> object:
     """Birth dates in ISO, slashes, full-width, 西暦 or 和暦 (昭和60年4月1日, S60.4.1)."""
     if isinstance(value, str):
+        iso = _ISO_DATE.fullmatch(value)  # the usual notation, read as parse_date reads it
+        if iso is not None and int(iso[1]) >= 1000:
+            try:
+                return date(int(iso[1]), int(iso[2]), int(iso[3]))
+            except ValueError:
+                pass  # parse_date names the problem
         try:
             return parse_date(value)
         except (CarrierGuardError, ValueError) as exc:
