@@ -9,7 +9,7 @@ Two figures, each beside a peer from the same run:
    Also the evaluator's own CPU per token, which sizes the hub.
 2. **Screening latency added** by the lookup (one evaluation + one registry query) at a
    carrier whose policy has ``[cross_carrier]``, beside the same screenings without it; the
-   hub is the real app in-process (HTTP through the ASGI stack, no network).
+   hub is the real app under uvicorn in this process, spoken to over loopback HTTP.
 
     .venv/bin/python bench/cross_carrier.py [--tokens 20000] [--batch 500] [--screenings 300]
 """
@@ -31,7 +31,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from fastapi.testclient import TestClient
 
 from carrierguard.auth import Role, issue_key
 from carrierguard.config import Settings
@@ -45,6 +44,7 @@ from carrierguard.contracts.model import (
 )
 from carrierguard.crosscarrier import oprf
 from carrierguard.crosscarrier.client import HubClient, HubSettings
+from carrierguard.crosscarrier.demo import _serve as serve_in_thread
 from carrierguard.store.engine import migrate
 from carrierguard.web.app import build_service, create_app
 
@@ -90,13 +90,13 @@ def bench_tokens(n: int, batch: int) -> None:
     )
 
 
-def bench_screening(count: int) -> None:
+def bench_screening(count: int, hub_db: str | None) -> None:
     default = resources.files("carrierguard.data").joinpath("default_policy.toml")
     policy_text = default.read_text("utf-8")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         os.environ["CARRIERGUARD_XC_EVALUATOR_SEED"] = base64.b64encode(os.urandom(32)).decode()
-        hub_settings = Settings(db_url=f"sqlite:///{tmp / 'hub.db'}", data_key=bytes(32))
+        hub_settings = Settings(db_url=hub_db or f"sqlite:///{tmp / 'hub.db'}", data_key=bytes(32))
         hub_service = build_service(hub_settings)
         migrate(hub_service.registry.engine)
         issued = issue_key()
@@ -110,7 +110,7 @@ def bench_screening(count: int) -> None:
             )
         app = create_app(hub_settings, service=hub_service)
         public_key = app.state.xc_evaluator.public_key
-        http = TestClient(app)
+        server, thread, url = serve_in_thread(app)  # real HTTP over loopback, like a hub
         results = {}
         for label, tail in (("without", ""), ("with", "\n[cross_carrier]\ncaps = { voice = 5 }\n")):
             policy = tmp / f"{label}.toml"
@@ -125,7 +125,7 @@ def bench_screening(count: int) -> None:
             migrate(service.registry.engine)
             if tail:
                 service.cross_carrier = HubClient(
-                    HubSettings("http://hub", "http://hub", issued.token, public_key), http=http
+                    HubSettings(url, url, issued.token, public_key, timeout=5.0)
                 )
             times = []
             for i in range(count):
@@ -145,10 +145,15 @@ def bench_screening(count: int) -> None:
             times.sort()
             results[label] = (statistics.median(times), times[int(len(times) * 0.99) - 1])
         (p50_0, p99_0), (p50_1, p99_1) = results["without"], results["with"]
-        print(f"screening ({count} individuals, SQLite carrier, in-process hub):")
+        where = "PostgreSQL" if hub_db else "SQLite"
+        print(
+            f"screening ({count} individuals, SQLite carrier; hub under uvicorn in this process, registry on {where}; loopback HTTP):"
+        )
         print(f"  without the lookup: p50 {p50_0 * 1e3:.2f} ms  p99 {p99_0 * 1e3:.2f} ms")
         print(f"  with the lookup:    p50 {p50_1 * 1e3:.2f} ms  p99 {p99_1 * 1e3:.2f} ms")
         print(f"  added p50 {(p50_1 - p50_0) * 1e3:.2f} ms; with/without p50 = {p50_1 / p50_0:.2f}")
+        server.should_exit = True
+        thread.join(timeout=5)
 
 
 def main() -> None:
@@ -156,10 +161,31 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--screenings", type=int, default=300)
+    parser.add_argument(
+        "--hub-pg",
+        default=os.environ.get(
+            "CARRIERGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="admin URL of a PostgreSQL server for the hub's registry ('' for SQLite)",
+    )
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f}")
     bench_tokens(args.tokens, args.batch)
-    bench_screening(args.screenings)
+    if not args.hub_pg:
+        bench_screening(args.screenings, None)
+        return
+    import uuid
+
+    import psycopg
+
+    name = f"cg_bench_hub_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.hub_pg, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        bench_screening(args.screenings, f"{args.hub_pg.rsplit('/', 1)[0]}/{name}")
+    finally:
+        with psycopg.connect(args.hub_pg, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
