@@ -15,12 +15,14 @@ import io
 import json
 from datetime import date
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carrierguard.contracts.book import BOOK_HEADER, BookReader, BookRow, parse_book_row
 from carrierguard.contracts.service import identity_string
 from carrierguard.crypto import DataProtector
+from carrierguard.errors import InvalidInput
 from carrierguard.store import importer
 
 HEADER = ",".join(BOOK_HEADER)
@@ -352,3 +354,11 @@ def test_a_prepared_block_holds_the_good_rows_of_parse_book_row(rows: list[list[
         )
         for p in good
     ]
+
+
+def test_a_file_with_cr_only_line_ends_is_refused_before_it_is_held_in_memory() -> None:
+    """Bare CR line ends would make the whole file one block; it is refused, clearly."""
+    row = "individual,佐藤 一郎,,1990-01-01,,,,voice,active,"
+    book = "\r".join([",".join(BOOK_HEADER), *[row] * 200_000]).encode()
+    with pytest.raises(InvalidInput, match="LF or CRLF"):
+        list(importer.read_blocks(io.BytesIO(book), 1000))

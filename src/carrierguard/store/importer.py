@@ -76,6 +76,8 @@ QUEUED_CHUNKS = 2
 MAX_WORKERS = 8
 #: Bytes read from the file at a time.
 READ_BYTES = 1 << 22
+#: No record of a book is this long: data without a line feed in it is not a book's CSV.
+MAX_LINE_BYTES = 1 << 22
 #: Identity keys (and ids) of the holders written so far that the writer remembers, to
 #: give a holder's later lines its id without asking the database. Past this many it
 #: forgets them all and asks again.
@@ -238,6 +240,14 @@ def read_blocks(raw: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, int]]:
         data = data[start:] + more
         start = 0
         eof = not more
+        if not eof and len(data) >= MAX_LINE_BYTES and b"\n" not in data:
+            # Old-Mac CR-only line ends, or no text at all: refuse before holding it all.
+            raise InvalidInput(
+                f"no line feed in {len(data):,} bytes: lines must end in LF or CRLF "
+                "(a file with CR-only line ends must be converted first)",
+                message_ja="改行（LF）が見つかりません。行末は LF か CRLF にしてください"
+                "（CR のみの改行は変換が必要です）。",
+            )
 
     fill()
     while (end := _first_record_end(data, eof)) is None:
