@@ -82,15 +82,7 @@ def publish_changes(
         ]
         if todo:
             tokens = hub.tokens([identity_of(protector, h.pii) for h in todo])
-            rows = [(t, h.counts) for t, h in zip(tokens, todo, strict=True)]
-            # A holder whose identity key changed (identity rekey) has a new token: the
-            # old one is withdrawn, or the hub would count its lines twice.
-            rows += [
-                (h.published_token, Counts())
-                for t, h in zip(tokens, todo, strict=True)
-                if h.published_token is not None and h.published_token != t
-            ]
-            hub.publish(rows)
+            hub.publish(_rows(engine, todo, tokens))
             xc.note_published(
                 engine,
                 [(h.holder_id, t, h.counts) for t, h in zip(tokens, todo, strict=True)],
@@ -100,3 +92,21 @@ def publish_changes(
         progress(seen)
     xc.set_watermark(engine, started)
     return Published(holders_seen=seen, published=sent, full=since is None)
+
+
+def _rows(
+    engine: Engine, todo: list[xc.HolderCounts], tokens: list[str]
+) -> list[tuple[str, Counts]]:
+    """What the hub must now hold for each token the batch touches: one row per token.
+
+    The hub keeps one row per token and carrier, so a token two of our holders share (one
+    person by the current normaliser, e.g. after an upgrade) is sent as the sum of their
+    lines: this batch's counts plus what was last published for the others. A holder whose
+    token changed (identity rekey) leaves its old token, which is sent without its lines
+    (zeros withdraw it), or the hub would count them twice."""
+    old = {h.published_token for h in todo if h.published_token is not None}
+    touched = set(tokens) | old
+    totals = xc.published_totals(engine, touched, excluding=[h.holder_id for h in todo])
+    for token, h in zip(tokens, todo, strict=True):
+        totals[token] = totals.get(token, Counts()).plus(h.counts)
+    return [(token, totals.get(token, Counts())) for token in sorted(touched)]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -61,6 +62,8 @@ xc_published = Table(
     Column("data", Integer, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("stale", Boolean, nullable=False, server_default=false()),
+    # Holders that share a token (one person by the current normaliser) are sent as a sum.
+    Index("ix_xc_published_token", "token"),
 )
 
 xc_state = Table(
@@ -97,6 +100,11 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         return {"voice": self.voice, "data_sms": self.data_sms, "data": self.data}
+
+    def plus(self, other: Counts) -> Counts:
+        return Counts(
+            self.voice + other.voice, self.data_sms + other.data_sms, self.data + other.data
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +301,31 @@ def note_published(engine: Engine, rows: Iterable[tuple[int, str, Counts]], now:
             ),
             values,
         )
+
+
+def published_totals(
+    engine: Engine, tokens: Collection[str], *, excluding: Collection[int]
+) -> dict[str, Counts]:
+    """Per token, the sum of what was last published for our holders that have it, leaving
+    out the holders ``excluding`` (absent: no other holder has it).
+
+    The hub keeps one row per token and carrier: when two of our holders have one token
+    (one person by the current normaliser), that row must be their sum."""
+    if not tokens:
+        return {}
+    p = xc_published.c
+    query = (
+        select(p.token, func.sum(p.voice), func.sum(p.data_sms), func.sum(p.data))
+        .where(p.token.in_(list(tokens)))
+        .group_by(p.token)
+    )
+    if excluding:
+        query = query.where(p.holder_id.not_in(list(excluding)))
+    with engine.connect() as conn:
+        return {
+            token: Counts(int(v or 0), int(s or 0), int(d or 0))
+            for token, v, s, d in conn.execute(query)
+        }
 
 
 def last_line_change(engine: Engine) -> datetime | None:

@@ -147,6 +147,9 @@ def rekey(
 
 def _move_key(conn: Connection, holder_id: int, key: str, report: RekeyReport) -> None:
     """Give the holder its new key, unless another holder already has it (a collision)."""
+    # Its cross-carrier token is made from the identity string, not the stored key: it
+    # changes even when the key cannot move, and then it is the other holder's token.
+    mark_stale(conn, holder_id)
     existing = conn.execute(select(holders.c.id).where(holders.c.identity_key == key)).scalar()
     if existing is not None:
         report.collisions.append((holder_id, int(existing)))
@@ -158,5 +161,4 @@ def _move_key(conn: Connection, holder_id: int, key: str, report: RekeyReport) -
         found = conn.execute(select(holders.c.id).where(holders.c.identity_key == key)).scalar()
         report.collisions.append((holder_id, int(found or 0)))
         return
-    mark_stale(conn, holder_id)  # its cross-carrier token changes with its key
     report.keys_changed += 1

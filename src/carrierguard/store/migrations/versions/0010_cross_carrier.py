@@ -38,6 +38,8 @@ def upgrade() -> None:
         # withdraw the old one, even though its lines did not change.
         sa.Column("stale", sa.Boolean, nullable=False, server_default=sa.false()),
     )
+    # Our holders that share a token are published as a sum (store.crosscarrier).
+    op.create_index("ix_xc_published_token", "xc_published", ["token"])
     op.create_table(
         "xc_state",
         sa.Column("name", sa.String(64), primary_key=True),
@@ -50,5 +52,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_lines_updated_at", table_name="lines")
     op.drop_table("xc_state")
+    op.drop_index("ix_xc_published_token", table_name="xc_published")
     op.drop_table("xc_published")
     op.drop_table("xc_holdings")
