@@ -74,7 +74,12 @@ def publish(
     CARRIERGUARD_XC_API_KEY and CARRIERGUARD_XC_PUBLIC_KEY. Only holders whose counts
     changed since the hub last heard of them are sent; a stopped run is resumed by the next.
     """
-    hub_settings = HubSettings.from_env()
+    try:
+        hub_settings = HubSettings.from_env()
+    except ValueError as exc:
+        raise InvalidInput(
+            str(exc), message_ja="照会基盤の設定（CARRIERGUARD_XC_*）が不足しているか不正です。"
+        ) from exc
     if hub_settings is None:
         raise InvalidInput(
             "CARRIERGUARD_XC_EVALUATOR is not set: no cross-carrier hub to publish to",

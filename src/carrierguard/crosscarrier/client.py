@@ -71,12 +71,21 @@ class HubSettings:
             public_key = base64.b64decode(env["CARRIERGUARD_XC_PUBLIC_KEY"], validate=True)
         except ValueError as exc:
             raise ValueError("CARRIERGUARD_XC_PUBLIC_KEY must be base64") from exc
+        timeout_text = env.get("CARRIERGUARD_XC_TIMEOUT", "")
+        try:
+            timeout = float(timeout_text) if timeout_text else DEFAULT_TIMEOUT
+        except ValueError:
+            timeout = -1.0
+        if not 0 < timeout < float("inf"):
+            raise ValueError(
+                f"CARRIERGUARD_XC_TIMEOUT must be a number of seconds, got {timeout_text!r}"
+            )
         return cls(
             evaluator_url=evaluator,
             registry_url=env.get("CARRIERGUARD_XC_REGISTRY", evaluator).rstrip("/"),
             api_key=env["CARRIERGUARD_XC_API_KEY"],
             public_key=public_key,
-            timeout=float(env.get("CARRIERGUARD_XC_TIMEOUT", DEFAULT_TIMEOUT)),
+            timeout=timeout,
         )
 
 
