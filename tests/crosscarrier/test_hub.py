@@ -310,3 +310,19 @@ def test_a_rekeyed_holder_replaces_its_token_at_the_hub(hub: Hub, tmp_path: Path
     (token,) = b.tokens(["individual|高橋一郎|1985-04-01"])
     seen = b.elsewhere([token, old])
     assert old not in seen and seen[token].lines[SimType.VOICE] == 5  # counted once
+
+
+def test_holders_imported_after_a_publish_are_published_next_time(hub: Hub, tmp_path: Path) -> None:
+    from carrierguard.store.importer import BookImporter
+    from tests.integration.live import HOLDER, book_row, write_book
+
+    a = make_carrier(tmp_path, "a")
+    five_lines(a, "佐藤 花子")
+    client = hub.carrier_client("carrier-a")
+    assert publish_changes(a.registry.engine, a.protector, client, a.policy).published == 1
+    assert xc.watermark(a.registry.engine) is not None
+    book = write_book(tmp_path / "b.csv", [book_row(HOLDER, "voice", "active", "2020-01-01")] * 3)
+    BookImporter(a.registry.engine, a.protector).import_file(book)
+    assert xc.watermark(a.registry.engine) is None  # the next publish looks at everyone
+    again = publish_changes(a.registry.engine, a.protector, client, a.policy)
+    assert (again.full, again.published) == (True, 1)  # the imported holder; 佐藤 unchanged

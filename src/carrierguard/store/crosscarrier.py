@@ -346,6 +346,13 @@ def watermark(engine: Engine) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def forget_watermark(engine: Engine) -> None:
+    """Make the next publish look at every holder (after an import, whose lines are stamped
+    with the time it started)."""
+    with engine.begin() as conn:
+        conn.execute(delete(xc_state).where(xc_state.c.name == WATERMARK))
+
+
 def set_watermark(engine: Engine, when: datetime) -> None:
     stmt = _insert(engine, xc_state)
     with engine.begin() as conn:

@@ -66,6 +66,7 @@ from carrierguard.contracts.identity_link import candidate_strings
 from carrierguard.contracts.service import identity_string, sealed_fields
 from carrierguard.crypto import DataProtector
 from carrierguard.errors import InvalidInput, StoreUnavailable
+from carrierguard.store.crosscarrier import forget_watermark
 
 log = structlog.get_logger("carrierguard.store.importer")
 
@@ -924,6 +925,9 @@ class BookImporter:
                 _protector = None
                 gc.unfreeze()
             writer.close()
+        # Imported lines carry the import's start time, which an incremental cross-carrier
+        # publish may already be past: the next publish looks at every holder again.
+        forget_watermark(self.engine)
         return report
 
     @staticmethod
