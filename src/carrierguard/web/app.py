@@ -38,6 +38,7 @@ from carrierguard.web.api.events import router as events_router
 from carrierguard.web.api.mail import MailOps
 from carrierguard.web.api.mail import router as mail_router
 from carrierguard.web.deps import Caller, KeyCache, require
+from carrierguard.web.limits import BodyLimit, max_body_from_env
 from carrierguard.web.ui.accounts import Accounts
 from carrierguard.web.ui.hub import router as hub_pages_router
 from carrierguard.web.ui.pages import router as pages_router
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(quarantine_pages_router)
     app.include_router(hub_pages_router)
     app.mount("/static", static_files(), name="static")
+    app.add_middleware(BodyLimit, max_bytes=max_body_from_env())
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
