@@ -261,7 +261,9 @@ def test_each_carrier_has_a_daily_allowance_and_the_hub_shows_its_use(
         return answer.status_code
 
     assert evaluate(peer_a, 2) == 200
-    assert evaluate(peer_a, 2) == 429  # 4 > 3: refused, and not counted
+    bad = {"blinded": [base64.b64encode(b"\x01" * 32).decode()]}
+    assert hub.client.post("/v1/xc/evaluate", json=bad, headers=peer_a).status_code == 422
+    assert evaluate(peer_a, 2) == 429  # 4 > 3: refused, and not counted (nor was the bad one)
     assert evaluate(peer_a, 1) == 200  # 3 of 3
     assert evaluate(peer_a, 1) == 429
     assert evaluate(peer_b, 3) == 200  # another carrier has its own allowance

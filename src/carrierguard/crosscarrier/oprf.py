@@ -42,25 +42,33 @@ class Evaluator:
 
     def evaluate(self, blinded: Sequence[bytes]) -> bytes:
         """``BlindEvaluate`` of a batch, with one DLEQ proof for the whole batch."""
-        if not blinded:
-            raise InvalidInput("no blinded elements", message_ja="照会するトークンがありません。")
-        if len(blinded) > MAX_BATCH:
-            raise InvalidInput(
-                f"at most {MAX_BATCH} blinded elements per request, got {len(blinded)}",
-                message_ja=f"一度に照会できるのは {MAX_BATCH} 件までです。",
-            )
-        try:
-            elements = [ristretto.BlindedInput.deserialize(b) for b in blinded]
-        except ValueError as exc:
-            raise InvalidInput(
-                f"a blinded element is not a ristretto255 point: {exc}",
-                message_ja="ブラインド化された値が不正です。",
-            ) from exc
-        return self._key.evaluate_batch(elements).serialize()
+        return self.evaluate_points(parse_blinded(blinded))
+
+    def evaluate_points(self, elements: Sequence[ristretto.BlindedInput]) -> bytes:
+        """``evaluate`` of a batch already read by ``parse_blinded``."""
+        return self._key.evaluate_batch(list(elements)).serialize()
 
     def token_of(self, identity: str) -> str:
         """The token of ``identity`` computed directly (tests and key checks only)."""
         return token_from_output(self._key.evaluate_known_input(identity.encode("utf-8")))
+
+
+def parse_blinded(blinded: Sequence[bytes]) -> list[ristretto.BlindedInput]:
+    """Read a batch of blinded elements; InvalidInput for an empty, oversized or bad one."""
+    if not blinded:
+        raise InvalidInput("no blinded elements", message_ja="照会するトークンがありません。")
+    if len(blinded) > MAX_BATCH:
+        raise InvalidInput(
+            f"at most {MAX_BATCH} blinded elements per request, got {len(blinded)}",
+            message_ja=f"一度に照会できるのは {MAX_BATCH} 件までです。",
+        )
+    try:
+        return [ristretto.BlindedInput.deserialize(b) for b in blinded]
+    except ValueError as exc:
+        raise InvalidInput(
+            f"a blinded element is not a ristretto255 point: {exc}",
+            message_ja="ブラインド化された値が不正です。",
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

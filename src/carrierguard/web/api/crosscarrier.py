@@ -189,8 +189,9 @@ def evaluate(
             "blinded elements must be base64",
             problems=(FieldProblem("blinded", "not base64"),),
         ) from exc
-    _charge(request, caller, "evaluated", len(blinded))
-    return EvaluateOut(evaluated=base64.b64encode(evaluator.evaluate(blinded)).decode())
+    points = oprf.parse_blinded(blinded)  # malformed input costs no allowance
+    _charge(request, caller, "evaluated", len(points))
+    return EvaluateOut(evaluated=base64.b64encode(evaluator.evaluate_points(points)).decode())
 
 
 @router.put("/holdings", response_model=PublishOut, responses=ERRORS)
