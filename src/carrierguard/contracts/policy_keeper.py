@@ -52,6 +52,13 @@ class PolicyKeeper:
                 self._refresh()
             return self._policy
 
+    def current_if_fresh(self) -> Policy | None:
+        """The policy in force when no look at the registry is due, without waiting for
+        anything (an event loop may call it); None when ``current`` would read the registry."""
+        if self._version is not None and time.monotonic() - self._checked < CHECK_SECONDS:
+            return self._policy
+        return None
+
     def _latest(self, conn: Connection) -> tuple[int, str, str, str] | None:
         row = conn.execute(
             select(

@@ -118,6 +118,7 @@ class ScreeningService:
         self._keyrings: dict[str, AssuranceKeyring] = {}
         self._last_keyring: tuple[Policy, AssuranceKeyring] | None = None
         self._group = _GroupCommit()
+        self._queued = _QueuedGroups(self._screen_pg_batch)
 
     @property
     def policy(self) -> Policy:
@@ -154,17 +155,61 @@ class ScreeningService:
             result = self._group.run(_Job(screening), self._screen_pg_batch)
         else:
             result = self._screen_generic(screening)
-        if not result.replayed:
-            record = result.record
-            log.info(
-                "application.decided",
-                application_id=record.application_id,
-                holder_id=record.holder_id,
-                channel=application.channel.value,
-                outcome=record.outcome.value,
-                codes=sorted({r.code for r in record.reasons}),
-            )
+        _log_decided(application, result)
         return result
+
+    def queue_screening(
+        self,
+        application: Application,
+        *,
+        evidence: AssuranceEvidence | None = None,
+        submitted_by: int | None = None,
+        actor: str = "cli",
+        idempotency_key: str | None = None,
+        request_hash: str = "",
+        done: Callable[[], None],
+    ) -> _Job | None:
+        """``screen`` without a thread waiting for it, for a caller on an event loop.
+
+        On PostgreSQL, when nothing on the way may wait on the network or the registry (no
+        ID token or relied assertion to check against a JWKS, no cross-carrier lookup, no
+        policy check due), the screening is prepared here and queued for the next group,
+        which one thread of this service runs; ``done()`` is then called from that thread
+        once the job has its result or error, and ``finish_queued`` gives the answer. Returns
+        None when the caller must call ``screen`` (in a thread) instead.
+        """
+        if self.registry.dialect != "postgresql":
+            return None
+        policy = self.policies.current_if_fresh()
+        evidence = evidence or AssuranceEvidence()
+        if (
+            policy is None
+            or evidence.id_token
+            or evidence.relied_assertion
+            or applies(application, policy)
+        ):
+            return None
+        screening = self._prepare(
+            application,
+            evidence=evidence,
+            submitted_by=submitted_by,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            policy=policy,
+        )
+        job = _Job(screening, done=done)
+        self._queued.put(job)
+        return job
+
+    @staticmethod
+    def finish_queued(job: _Job) -> ScreeningResult:
+        """The answer of a job from ``queue_screening`` once it is done (``screen``'s)."""
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        _log_decided(job.screening.application, job.result)
+        return job.result
 
     def _prepare(
         self,
@@ -175,9 +220,11 @@ class ScreeningService:
         actor: str,
         idempotency_key: str | None,
         request_hash: str,
+        policy: Policy | None = None,
     ) -> _Screening:
         """What a screening needs before its transaction (keys, policy, identity keys)."""
-        policy = self.policy  # before the transaction: the first use records it in its own
+        if policy is None:  # before the transaction: the first use records it in its own
+            policy = self.policy
         evidence = evidence or AssuranceEvidence()
         keyring = self._keyring(policy)
         identity = identity_string(application.holder)
@@ -638,6 +685,19 @@ def _audit_entry(s: _Screening, record: ApplicationRecord, decision: Decision) -
     }
 
 
+def _log_decided(application: Application, result: ScreeningResult) -> None:
+    if not result.replayed:
+        record = result.record
+        log.info(
+            "application.decided",
+            application_id=record.application_id,
+            holder_id=record.holder_id,
+            channel=application.channel.value,
+            outcome=record.outcome.value,
+            codes=sorted({r.code for r in record.reasons}),
+        )
+
+
 @dataclass(slots=True)
 class _Job:
     """One screening waiting for its group's COMMIT."""
@@ -648,6 +708,54 @@ class _Job:
     lead: bool = False  # asked to lead the next group
     finished: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
+    done: Callable[[], None] | None = None  # queued jobs: called once finished
+
+
+class _QueuedGroups:
+    """Screenings queued from an event loop (PostgreSQL): one thread, started on first
+    use, runs whatever is waiting as one group (up to ``_GroupCommit.MAX``), then the
+    next, and calls each job's ``done`` after its group's COMMIT (or failure)."""
+
+    IDLE_SECONDS = 10.0
+
+    def __init__(self, execute: Callable[[list[_Job]], None]) -> None:
+        self._execute = execute
+        self._cond = threading.Condition()
+        self._waiting: list[_Job] = []
+        self._thread: threading.Thread | None = None
+
+    def put(self, job: _Job) -> None:
+        with self._cond:
+            self._waiting.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="carrierguard-screening-groups", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    if not self._cond.wait(timeout=self.IDLE_SECONDS) and not self._waiting:
+                        self._thread = None  # idle: the next ``put`` starts another
+                        return
+                batch = self._waiting[: _GroupCommit.MAX]
+                self._waiting = self._waiting[_GroupCommit.MAX :]
+            try:
+                self._execute(batch)  # sets each job's result or error
+            except BaseException as exc:  # every request of the group must hear
+                for job in batch:
+                    if job.result is None and job.error is None:
+                        job.error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            for job in batch:
+                job.finished.set()
+                if job.done is not None:
+                    try:
+                        job.done()
+                    except Exception as exc:  # a caller gone must not stop the others
+                        log.error("screening.notify_failed", error_type=exc.__class__.__name__)
 
 
 class _GroupCommit:

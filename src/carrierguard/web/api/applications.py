@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from carrierguard.auth import Permission, Role
 from carrierguard.contracts.assurance import AssuranceEvidence
 from carrierguard.contracts.corporate import EmploymentRecord
 from carrierguard.contracts.lines import SimType
 from carrierguard.contracts.model import Application, Channel, HolderIdentity, LineRequest
-from carrierguard.contracts.service import ScreeningService
+from carrierguard.contracts.service import ScreeningResult, ScreeningService
 from carrierguard.errors import PermissionDenied
 from carrierguard.web.api.schemas import ApplicationIn, ApplicationOut, ErrorOut, HolderOut, LineOut
 from carrierguard.web.deps import Caller, get_service, require
@@ -72,8 +75,56 @@ def to_application(body: ApplicationIn, service: ScreeningService) -> Applicatio
     )
 
 
+async def screen(
+    service: ScreeningService,
+    application: Application,
+    *,
+    evidence: AssuranceEvidence,
+    submitted_by: int,
+    actor: str,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> ScreeningResult:
+    """``service.screen`` from the event loop: queued for the next PostgreSQL group when
+    nothing on the way waits on I/O (no worker thread per request), else in a thread."""
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
+
+    def done() -> None:  # from the group's thread
+        loop.call_soon_threadsafe(_settle, finished)
+
+    job = service.queue_screening(
+        application,
+        evidence=evidence,
+        submitted_by=submitted_by,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        done=done,
+    )
+    if job is None:
+        return await run_in_threadpool(
+            partial(
+                service.screen,
+                application,
+                evidence=evidence,
+                submitted_by=submitted_by,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+        )
+    await finished
+    return service.finish_queued(job)
+
+
+def _settle(finished: asyncio.Future[None]) -> None:
+    if not finished.done():
+        finished.set_result(None)
+
+
 @router.post("/applications", status_code=201, response_model=ApplicationOut, responses=ERRORS)
-def create_application(
+async def create_application(
     body: ApplicationIn,
     request: Request,
     caller: Annotated[Caller, Depends(require(Permission.APPLICATIONS_CREATE))],
@@ -90,7 +141,8 @@ def create_application(
     request_hash = ""
     if idempotency_key is not None:  # only a retry is compared with the first request
         request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
-    result = service.screen(
+    result = await screen(
+        service,
         to_application(body, service),
         evidence=to_evidence(body),
         submitted_by=caller.key_id,
