@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +22,8 @@ from carrierguard.store.crosscarrier import Counts
 #: Lines whose updated_at is a little older than the last watermark are looked at again:
 #: a transaction may commit after a later one, with an earlier timestamp.
 OVERLAP = timedelta(minutes=10)
+#: One publish at a time; a publish that died frees the lease when it runs out.
+LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +65,27 @@ def publish_changes(
     Holders are walked in id order, ``batch`` at a time: one evaluator round trip and one
     registry round trip per batch, then the batch is noted as published. A run that stops
     leaves the watermark where it was, so the next run looks at the same changes again
-    (re-sending a count is harmless).
+    (re-sending a count is harmless). One publish runs at a time (a lease in the
+    database); a second one is refused with Conflict.
     """
+    lease = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    xc.take_publish_lease(engine, lease, datetime.now(UTC), LEASE)
+    try:
+        return _publish(engine, protector, hub, policy, full, batch, progress, lease)
+    finally:
+        xc.drop_publish_lease(engine, lease)
+
+
+def _publish(
+    engine: Engine,
+    protector: DataProtector,
+    hub: HubClient,
+    policy: Policy,
+    full: bool,
+    batch: int,
+    progress: Callable[[int], None],
+    lease: str,
+) -> Published:
     states = counted_states(policy)
     started = xc.last_line_change(engine) or datetime.now(UTC)
     since = None if full else xc.watermark(engine)
@@ -73,6 +97,7 @@ def publish_changes(
         )
         if not page:
             break
+        xc.take_publish_lease(engine, lease, datetime.now(UTC), LEASE)  # still ours: renew
         after = page[-1].holder_id
         seen += len(page)
         todo = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from carrierguard.errors import Conflict
 from carrierguard.store import audit
 from carrierguard.store.schema import Id, holders, lines, metadata
 
@@ -344,6 +345,51 @@ def watermark(engine: Engine) -> datetime | None:
     with engine.connect() as conn:
         value = conn.execute(select(xc_state.c.value).where(xc_state.c.name == WATERMARK)).scalar()
     return None if value is None else datetime.fromisoformat(value)
+
+
+PUBLISH_LEASE = "publish_lease"
+
+
+def take_publish_lease(engine: Engine, holder: str, now: datetime, ttl: timedelta) -> None:
+    """Let one publish run at a time: take (or renew) the lease, or say who holds it.
+
+    A lease whose time ran out (a publish that died) is taken over. SQLite takes its
+    write lock at BEGIN; PostgreSQL locks the row (or, for a first lease, the insert
+    conflicts), so two publishes cannot both take it.
+    """
+    until = (now + ttl).isoformat()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(xc_state.c.value).where(xc_state.c.name == PUBLISH_LEASE).with_for_update()
+        ).scalar()
+        if row is None:
+            conn.execute(xc_state.insert().values(name=PUBLISH_LEASE, value=f"{until} {holder}"))
+            return
+        expires, _, owner = row.partition(" ")
+        if owner != holder and datetime.fromisoformat(expires) > now:
+            raise Conflict(
+                f"another cross-carrier publish ({owner}) holds the lease until {expires}",
+                message_ja=f"別の送信処理（{owner}）が実行中です（{expires} まで）。",
+            )
+        conn.execute(
+            update(xc_state)
+            .where(xc_state.c.name == PUBLISH_LEASE)
+            .values(value=f"{until} {holder}")
+        )
+
+
+def drop_publish_lease(engine: Engine, holder: str) -> None:
+    """Give the lease back, if ``holder`` still has it."""
+    with engine.begin() as conn:
+        value = conn.execute(
+            select(xc_state.c.value).where(xc_state.c.name == PUBLISH_LEASE).with_for_update()
+        ).scalar()
+        if value is not None and value.partition(" ")[2] == holder:
+            conn.execute(
+                delete(xc_state).where(
+                    and_(xc_state.c.name == PUBLISH_LEASE, xc_state.c.value == value)
+                )
+            )
 
 
 def forget_watermark(engine: Engine) -> None:
