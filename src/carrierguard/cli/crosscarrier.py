@@ -16,8 +16,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from carrierguard.cli.progress import counting_progress
 from carrierguard.config import Settings
 from carrierguard.contracts.policy import load_policy
 from carrierguard.crosscarrier import oprf
@@ -90,13 +90,7 @@ def publish(
     migrate(engine)
     protector = DataProtector(settings.resolved_data_key())
     hub = HubClient(hub_settings)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with counting_progress(console) as progress:
         task = progress.add_task("送信中 / publishing", total=None)
         try:
             done = publish_changes(

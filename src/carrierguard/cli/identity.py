@@ -13,8 +13,8 @@ from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from carrierguard.cli.progress import counting_progress
 from carrierguard.errors import FieldProblem, InvalidInput
 from carrierguard.identity import Person, match, parse_date
 from carrierguard.identity.dedupe import DedupeReport, dedupe
@@ -298,13 +298,7 @@ def dedupe_command(
         records = reader(stream, str(input))
     with (
         stream,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar,
+        counting_progress(console) as bar,
     ):
         tasks: dict[str, Any] = {}
 
@@ -362,13 +356,7 @@ def rekey_command(
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(holders)).scalar_one())
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with counting_progress(console) as progress:
         task = progress.add_task("照合キー / identity keys", total=total)
         report = rekey(
             engine,
