@@ -9,6 +9,7 @@ hub is down, so it returns ``Unanswered`` and the policy says what that means.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from carrierguard.store.crosscarrier import Counts
 
 log = structlog.get_logger("carrierguard.cross_carrier")
 
+#: Threads that run lookups, so that a screening can stop waiting at the deadline.
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="xc-lookup")
 DEFAULT_TIMEOUT = 0.5  # seconds per request: the hub sits on a screening's critical path
 MAX_PUBLISH = 5000  # rows per publish request (the registry's limit)
 
@@ -191,7 +194,20 @@ class HubClient:
         return len(rows)
 
     def lookup(self, identity: str) -> Elsewhere | Unanswered:
-        """What other carriers hold for one person; ``Unanswered`` instead of raising."""
+        """What other carriers hold for one person; ``Unanswered`` instead of raising.
+
+        The whole exchange (two round trips) has a deadline of twice the per-request
+        timeout: httpx times each read, so a hub that answers a byte at a time could
+        otherwise hold a screening for much longer.
+        """
+        future = _LOOKUPS.submit(self._lookup, identity)
+        try:
+            return future.result(timeout=2 * self.settings.timeout)
+        except concurrent.futures.TimeoutError:
+            log.warning("cross_carrier.unavailable", error="deadline passed")
+            return Unanswered(f"no answer within {2 * self.settings.timeout:g} s")
+
+    def _lookup(self, identity: str) -> Elsewhere | Unanswered:
         try:
             (token,) = self.tokens([identity])
             return self.elsewhere([token]).get(token, Elsewhere())

@@ -201,6 +201,7 @@ def publish(
     caller: Annotated[Caller, Depends(require(Permission.XC_REGISTRY))],
 ) -> PublishOut:
     """Set the calling carrier's line counts per token; a row of zeros withdraws the token."""
+    _same_key_version(request)
     tokens = [h.token for h in body.holdings]
     if len(set(tokens)) != len(tokens):
         raise InvalidInput(
@@ -220,6 +221,7 @@ def query(
     caller: Annotated[Caller, Depends(require(Permission.XC_REGISTRY))],
 ) -> QueryOut:
     """Lines held per token at carriers other than the caller: totals only, never which."""
+    _same_key_version(request)
     _charge(request, caller, "queried", len(set(body.tokens)))
     found = registry.totals_elsewhere(
         _engine(request), caller.name, set(body.tokens), datetime.now(UTC)
