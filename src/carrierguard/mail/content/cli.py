@@ -44,7 +44,9 @@ def scan(
 
     An mbox message's path is FILE#N (N from 1). An input that cannot be judged (missing,
     not mail, too large, a folder without mail) gets a line with "verdict": null and an
-    "error" object; the others are judged all the same, and the exit status is then 1.
+    "error" object, and a count on stderr; the others are judged all the same. The exit
+    status is 1 only when nothing at all could be judged (a stray README in a folder of
+    mail must not fail a whole run).
     """
     from carrierguard.mail.content import model as model_io
     from carrierguard.mail.content.brands import default_catalogue
@@ -67,7 +69,8 @@ def scan(
             f"{failed} of {total} inputs could not be judged",
             err=True,
         )
-        raise typer.Exit(1)
+        if failed == total:
+            raise typer.Exit(1)
 
 
 def train_command(
