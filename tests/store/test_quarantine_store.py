@@ -80,6 +80,26 @@ def test_a_sealed_message_moved_to_another_entry_does_not_open(engine: Engine) -
         store.get(b.id)
 
 
+def test_messages_are_compressed_at_rest_and_older_blobs_still_open(engine: Engine) -> None:
+    """Version 2 blobs hold zlib-compressed mail; version 1 blobs (plain) still open; a
+    blob whose version byte is changed does not (the version is bound in)."""
+    store = DbQuarantine(engine, KEY)
+    text = ("Subject: お知らせ\r\n\r\n" + "ご利用ありがとうございます。\r\n" * 3000).encode()
+    entry = put(store, text)
+    with engine.connect() as conn:
+        blob = conn.execute(
+            select(mail_quarantine.c.message).where(mail_quarantine.c.id == entry.id)
+        ).scalar_one()
+    assert blob[:1] == b"\x02" and len(blob) < len(text) // 10
+    assert store.get(entry.id) == text
+    old = store.sealer._aead  # a version 1 blob, as rows written before compression hold
+    nonce = b"\x00" * 12
+    v1 = b"\x01" + nonce + old.encrypt(nonce, b"old mail", b"\x01message\0" + entry.id.encode())
+    assert store.sealer.open(entry.id, "message", v1) == b"old mail"
+    with pytest.raises(DataKeyMismatch):
+        store.sealer.open(entry.id, "message", b"\x01" + blob[1:])
+
+
 def test_listing_and_figures_never_read_the_message_column(engine: Engine) -> None:
     """list, entry and false_blocks select index columns only."""
     store = DbQuarantine(engine, KEY)
