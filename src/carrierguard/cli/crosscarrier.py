@@ -117,14 +117,16 @@ def usage(
     Per carrier: tokens and lines it has published, its last publish, and how many
     evaluations, published rows and queried tokens it used over the last --days days.
     """
-    from datetime import timedelta, timezone
+    from datetime import timedelta
 
     from rich.table import Table
+
+    from carrierguard.contracts.report import JST
 
     settings = Settings.from_env(db_url=db)
     engine = create_store_engine(settings.db_url)
     migrate(engine)
-    since = datetime.now(timezone(timedelta(hours=9))).date() - timedelta(days=days - 1)
+    since = datetime.now(JST).date() - timedelta(days=days - 1)
     rows = xc.activity(engine, since.isoformat())
     table = Table(title=f"照会基盤の利用 / Hub activity since {since.isoformat()} (JST)")
     for heading in (

@@ -9,7 +9,7 @@ creates both.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -408,10 +408,6 @@ def set_watermark(engine: Engine, when: datetime) -> None:
             ),
             [{"name": WATERMARK, "value": when.isoformat()}],
         )
-
-
-def counts_by_sim(values: Mapping[str, int]) -> Counts:
-    return Counts(**{k: int(values.get(k, 0)) for k in SIM_COLUMNS})
 
 
 # -- the hub's allowance per carrier and day --------------------------------------------------

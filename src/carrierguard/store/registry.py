@@ -245,12 +245,6 @@ class RegistryTx:
             self.raw.execute(query, params)
         self._pending.clear()
 
-    def pg_flush(self) -> None:
-        """Send the writes held back (before statements that must see them)."""
-        if self._pending:
-            with self.raw.pipeline():
-                self._send_pending()
-
     def pg_write_returning(self, query: str, params: Any) -> Any:
         """The writes held back, then ``query``: one round trip; the first row it returns."""
         raw = self.raw

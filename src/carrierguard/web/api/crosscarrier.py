@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from carrierguard.auth import Permission
+from carrierguard.contracts.report import JST
 from carrierguard.crosscarrier import oprf
 from carrierguard.errors import (
     Conflict,
@@ -39,7 +40,6 @@ LIMIT_ENVS = {
     "evaluated": ("CARRIERGUARD_XC_DAILY_EVALUATIONS", 50_000_000),
     "queried": ("CARRIERGUARD_XC_DAILY_QUERIES", 5_000_000),
 }
-JST = timezone(timedelta(hours=9))
 Token = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Count = Annotated[int, Field(ge=0, le=100_000)]
 

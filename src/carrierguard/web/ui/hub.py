@@ -6,19 +6,19 @@ admin and compliance (``xc:hub_read``). Charts are inline SVG, no script.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from carrierguard.auth import Permission, allowed
+from carrierguard.contracts.report import JST
 from carrierguard.errors import PermissionDenied
 from carrierguard.store import crosscarrier as xc
 from carrierguard.web.ui.pages import _service, _session, _to_login, render
 from carrierguard.web.ui.report_charts import Series, grouped_bars, horizontal_bars
 
 router = APIRouter()
-JST = timezone(timedelta(hours=9))
 DAYS = (1, 7, 30)
 
 
