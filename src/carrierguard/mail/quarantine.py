@@ -64,6 +64,32 @@ class QuarantineEntry:
         if self.feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {self.feedback!r}")
 
+    @classmethod
+    def held(
+        cls,
+        raw: bytes,
+        *,
+        received_at: str,
+        mail_from: str,
+        recipients: tuple[str, ...],
+        header_from: str,
+        reasons: tuple[str, ...],
+        queue_id: str = "",
+        phishing_probability: float | None = None,
+    ) -> QuarantineEntry:
+        """The entry of a message just held: a new random id, held, no feedback yet."""
+        return cls(
+            id=secrets.token_hex(12),
+            received_at=received_at,
+            mail_from=mail_from,
+            recipients=recipients,
+            header_from=header_from,
+            reasons=reasons,
+            queue_id=queue_id,
+            size=len(raw),
+            phishing_probability=phishing_probability,
+        )
+
 
 class Quarantine(Protocol):
     """What a quarantine offers; ``QuarantineStore`` and ``DbQuarantine`` both satisfy it.
@@ -162,16 +188,14 @@ class QuarantineStore:
         phishing_probability: float | None = None,
     ) -> QuarantineEntry:
         """Store a message durably and return its index entry."""
-        when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-        entry = QuarantineEntry(
-            id=secrets.token_hex(12),
-            received_at=when,
+        entry = QuarantineEntry.held(
+            raw,
+            received_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
             mail_from=mail_from,
             recipients=recipients,
             header_from=header_from,
             reasons=reasons,
             queue_id=queue_id,
-            size=len(raw),
             phishing_probability=phishing_probability,
         )
         write_atomically(self.directory / f"{entry.id}.eml", raw)

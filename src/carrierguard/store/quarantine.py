@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -131,16 +130,14 @@ class DbQuarantine:
         phishing_probability: float | None = None,
     ) -> QuarantineEntry:
         """Store a message and commit; it is durable when this returns."""
-        when = _utc_second(now or datetime.now(UTC))
-        entry = QuarantineEntry(
-            id=secrets.token_hex(12),
-            received_at=when.isoformat(),
+        entry = QuarantineEntry.held(
+            raw,
+            received_at=_utc_second(now or datetime.now(UTC)).isoformat(),
             mail_from=mail_from,
             recipients=recipients,
             header_from=header_from,
             reasons=reasons,
             queue_id=queue_id,
-            size=len(raw),
             phishing_probability=phishing_probability,
         )
         with self._durable() as conn:
