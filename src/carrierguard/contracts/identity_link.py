@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.assurance_reasons import Finding
@@ -41,6 +42,20 @@ def as_person(fields: Mapping[str, str | None]) -> Person:
         address=fields.get("address") or "",
         name_kana=fields.get("name_kana") or None,
         postal_code=fields.get("postal_code") or None,
+    )
+
+
+def as_holder(kind: HolderKind, fields: Mapping[str, str | None]) -> HolderIdentity:
+    """A stored holder's identity from its unsealed fields (``service.sealed_fields``)."""
+    birth = fields.get("birth_date")
+    return HolderIdentity(
+        kind=kind,
+        name=fields.get("name") or "",
+        birth_date=date.fromisoformat(birth) if birth else None,
+        name_kana=fields.get("name_kana") or None,
+        address=fields.get("address") or None,
+        postal_code=fields.get("postal_code") or None,
+        corporate_number=fields.get("corporate_number") or None,
     )
 
 

@@ -7,12 +7,13 @@ import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from carrierguard.contracts.identity_link import identity_string
-from carrierguard.contracts.model import HolderIdentity, HolderKind
+from carrierguard.contracts.identity_link import as_holder, identity_string
+from carrierguard.contracts.lines import LineState
+from carrierguard.contracts.model import HolderKind
 from carrierguard.contracts.policy import Policy
 from carrierguard.crosscarrier.client import HubClient
 from carrierguard.crypto import DataProtector
@@ -35,19 +36,12 @@ class Published:
 
 def counted_states(policy: Policy) -> list[str]:
     """The line states the policy counts toward caps: what the hub is told about."""
-    states = sorted(s.value for s in policy.counted_states)
-    return [*states, "reserved"] if policy.reserved_counts else states
+    return [s.value for s in LineState if policy.counts(s)]
 
 
 def identity_of(protector: DataProtector, pii: bytes) -> str:
     """The identity key of a stored individual holder (what the token is made from)."""
-    fields = protector.open(pii)
-    holder = HolderIdentity(
-        kind=HolderKind.INDIVIDUAL,
-        name=fields.get("name") or "",
-        birth_date=date.fromisoformat(fields["birth_date"]),
-    )
-    return identity_string(holder)
+    return identity_string(as_holder(HolderKind.INDIVIDUAL, protector.open(pii)))
 
 
 def publish_changes(

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import Column, Connection, Engine, String, Table, and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from carrierguard.contracts.identity_link import candidate_strings, identity_string
-from carrierguard.contracts.model import HolderIdentity, HolderKind
+from carrierguard.contracts.identity_link import as_holder, candidate_strings, identity_string
+from carrierguard.contracts.model import HolderKind
 from carrierguard.crypto import DataProtector
 from carrierguard.identity import KEY_VERSION
 from carrierguard.store.crosscarrier import mark_stale
@@ -70,20 +69,6 @@ def set_key_version(engine: Engine, version: int) -> None:
         )
 
 
-def _holder(protector: DataProtector, kind: str, pii: bytes) -> HolderIdentity:
-    f = protector.open(pii)
-    birth = f.get("birth_date")
-    return HolderIdentity(
-        kind=HolderKind(kind),
-        name=f.get("name") or "",
-        birth_date=date.fromisoformat(birth) if birth else None,
-        name_kana=f.get("name_kana") or None,
-        address=f.get("address") or None,
-        postal_code=f.get("postal_code") or None,
-        corporate_number=f.get("corporate_number") or None,
-    )
-
-
 def rekey(
     engine: Engine,
     protector: DataProtector,
@@ -115,7 +100,7 @@ def rekey(
             ):
                 stored[holder_id].add(block)
             for row in page:
-                holder = _holder(protector, row.kind, bytes(row.pii))
+                holder = as_holder(HolderKind(row.kind), protector.open(bytes(row.pii)))
                 key = protector.blind_index(identity_string(holder))
                 if key != row.identity_key:
                     _move_key(conn, row.id, key, report)
