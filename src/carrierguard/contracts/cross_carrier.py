@@ -13,6 +13,7 @@ from typing import Protocol
 
 from carrierguard.contracts.applications import Outcome
 from carrierguard.contracts.assurance_reasons import Finding
+from carrierguard.contracts.decide import pool_usage
 from carrierguard.contracts.lines import SimType
 from carrierguard.contracts.model import Application, HolderKind, Holding
 from carrierguard.contracts.policy import Policy
@@ -66,36 +67,28 @@ def cross_carrier_findings(
                 detail=heard.why,
             ),
         )
-    held: dict[str, int] = {}
-    for h in holdings:
-        if policy.counts(h.state):
-            name = policy.pool_of(h.sim_type).name
-            held[name] = held.get(name, 0) + 1
-    asked: dict[str, int] = {}
-    for r in application.lines:
-        name = policy.pool_of(r.sim_type).name
-        asked[name] = asked.get(name, 0) + 1
     found: list[Finding] = []
-    for name, cap in rules.caps.items():
-        if not asked.get(name):
+    for u in pool_usage(application, holdings, policy):  # the pools the application asks of
+        cap = rules.caps.get(u.pool)
+        if cap is None:
             continue
-        pool = policy.pool_named(name)
+        pool = policy.pool_named(u.pool)
         elsewhere = sum(heard.lines.get(sim, 0) for sim in pool.sim_types)
-        total = held.get(name, 0) + elsewhere + asked[name]
+        total = u.held + elsewhere + u.requested
         if total > cap:
             found.append(
                 Finding(
                     code="CROSS_CARRIER_CAP_EXCEEDED",
                     outcome=Outcome.REVIEW,
-                    rule=f"cross_carrier.caps.{name}",
+                    rule=f"cross_carrier.caps.{u.pool}",
                     detail=f"{total}>{cap}",
                     values={
                         "pool_ja": pool.label_ja,
                         "pool_en": pool.label_en,
-                        "held": held.get(name, 0),
+                        "held": u.held,
                         "elsewhere": elsewhere,
                         "carriers": heard.carriers,
-                        "requested": asked[name],
+                        "requested": u.requested,
                         "cap": cap,
                     },
                 )
