@@ -34,10 +34,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from carrierguard.errors import Conflict
 from carrierguard.store import audit
+from carrierguard.store.engine import dialect_insert
 from carrierguard.store.schema import Id, holders, lines, metadata
 
 SIM_COLUMNS = ("voice", "data_sms", "data")
@@ -116,10 +116,6 @@ class Totals:
     carriers: int
 
 
-def _insert(engine: Engine, table: Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 # -- the hub's registry ----------------------------------------------------------------------
 
 
@@ -135,7 +131,7 @@ def publish(engine: Engine, carrier: str, rows: Sequence[tuple[str, Counts]], no
     gone = [t for t, c in rows if c.empty]
     with engine.begin() as conn:
         if keep:
-            stmt = _insert(engine, xc_holdings)
+            stmt = dialect_insert(engine, xc_holdings)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["token", "carrier"],
@@ -290,7 +286,7 @@ def note_published(engine: Engine, rows: Iterable[tuple[int, str, Counts]], now:
     ]
     if not values:
         return
-    stmt = _insert(engine, xc_published)
+    stmt = dialect_insert(engine, xc_published)
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(
@@ -400,7 +396,7 @@ def forget_watermark(engine: Engine) -> None:
 
 
 def set_watermark(engine: Engine, when: datetime) -> None:
-    stmt = _insert(engine, xc_state)
+    stmt = dialect_insert(engine, xc_state)
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(
@@ -424,7 +420,7 @@ def charge(
     if kind not in USAGE_KINDS:
         raise ValueError(f"unknown usage kind {kind!r}")
     row = {"carrier": carrier, "day": day, **dict.fromkeys(USAGE_KINDS, 0), kind: amount}
-    stmt = _insert(engine, xc_usage)
+    stmt = dialect_insert(engine, xc_usage)
     column = xc_usage.c[kind]
     upsert = stmt.on_conflict_do_update(
         index_elements=["carrier", "day"], set_={kind: column + stmt.excluded[kind]}

@@ -12,7 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +21,11 @@ from carrierguard.errors import StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 READ_ONLY = {"sqlite_begin": "DEFERRED"}
+
+
+def dialect_insert(bind: Engine | Connection, table: Table) -> Any:
+    """``INSERT`` for ``bind``'s dialect, which knows ``ON CONFLICT`` (both engines do)."""
+    return (postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def normalise_url(url: str) -> str:

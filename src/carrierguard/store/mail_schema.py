@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -34,10 +33,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from carrierguard.mail.reports.aggregate import DmarcResultRow
 from carrierguard.store import audit
+from carrierguard.store.engine import dialect_insert
 from carrierguard.store.schema import Id, metadata
 
 dmarc_results = Table(
@@ -162,16 +161,11 @@ mail_recipients = Table(
 )
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def note_recipients(conn: Connection, addresses: Iterable[str], now: datetime) -> None:
     """Remember recipients the first time they are seen (existing rows are left alone)."""
     rows = [{"address": a, "first_seen": now} for a in sorted(set(addresses))]
     if rows:
-        conn.execute(_dialect_insert(conn, mail_recipients).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_insert(conn, mail_recipients).on_conflict_do_nothing(), rows)
 
 
 def recipient_strengths(conn: Connection, addresses: Iterable[str]) -> dict[str, str]:
@@ -193,7 +187,7 @@ def set_recipient_strength(
     Every change is appended to the audit trail in the same transaction.
     """
     values = {"strength": strength, "updated_at": now, "updated_by": actor}
-    stmt = _dialect_insert(conn, mail_recipients).values(address=address, first_seen=now, **values)
+    stmt = dialect_insert(conn, mail_recipients).values(address=address, first_seen=now, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["address"], set_=values))
     audit.append(
         conn,

@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from carrierguard.contracts.applications import ApplicationState, Outcome
@@ -28,7 +27,7 @@ from carrierguard.contracts.model import Channel, HolderKind, Holding, Reason
 from carrierguard.contracts.resale import ResaleAssessment
 from carrierguard.errors import NotFound, StoreUnavailable
 from carrierguard.store import audit
-from carrierguard.store.engine import READ_ONLY
+from carrierguard.store.engine import READ_ONLY, dialect_insert
 from carrierguard.store.events import parse_assessment
 from carrierguard.store.schema import (
     api_keys,
@@ -230,7 +229,7 @@ class RegistryTx:
         self._pending: list[tuple[str, Any]] = []  # PostgreSQL writes not sent yet
 
     def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return dialect_insert(self.conn, table)
 
     # -- PostgreSQL screening: psycopg directly, in pipelines --------------------------
     @property

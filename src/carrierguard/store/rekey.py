@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Connection, Engine, String, Table, and_, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from carrierguard.contracts.identity_link import as_holder, candidate_strings, identity_string
@@ -23,6 +22,7 @@ from carrierguard.contracts.model import HolderKind
 from carrierguard.crypto import DataProtector
 from carrierguard.identity import KEY_VERSION
 from carrierguard.store.crosscarrier import mark_stale
+from carrierguard.store.engine import dialect_insert
 from carrierguard.store.schema import holder_blocks, holders, metadata
 
 registry_state = Table(
@@ -44,10 +44,6 @@ class RekeyReport:
     collisions: list[tuple[int, int]] = field(default_factory=list)  # (holder, existing holder)
 
 
-def _insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def key_version(engine: Engine) -> int:
     """The identity key version the registry's keys were made by."""
     with engine.connect() as conn:
@@ -62,7 +58,7 @@ def key_version(engine: Engine) -> int:
 
 def set_key_version(engine: Engine, version: int) -> None:
     with engine.begin() as conn:
-        stmt = _insert(conn, registry_state)
+        stmt = dialect_insert(conn, registry_state)
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["name"], set_={"value": str(version)}),
             [{"name": KEY_VERSION_NAME, "value": str(version)}],
@@ -120,7 +116,7 @@ def rekey(
                     new = blocks - stored[row.id]
                     if new:
                         conn.execute(
-                            _insert(conn, holder_blocks)
+                            dialect_insert(conn, holder_blocks)
                             .values([{"block": b, "holder_id": row.id} for b in new])
                             .on_conflict_do_nothing()
                         )
