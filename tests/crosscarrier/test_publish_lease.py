@@ -53,3 +53,18 @@ def test_publish_refuses_while_another_holds_the_lease(tmp_path: Path) -> None:
         publish_changes(engine, service.protector, unused, service.policy)
     xc.drop_publish_lease(engine, "elsewhere:9")
     assert publish_changes(engine, service.protector, unused, service.policy).published == 0
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_lease_holder_with_a_long_host_name_fits(kind: str, tmp_path: Path) -> None:
+    """The holder names the host; a long FQDN must not overflow the stored value."""
+    holder = "mail-gateway-07.tokyo-east.internal.carrier.example.co.jp:123456:0a1b2c3d"
+    with fresh_database(kind, tmp_path) as url:
+        engine = create_store_engine(url)
+        migrate(engine)
+        xc.take_publish_lease(engine, holder, T0, TTL)
+        with pytest.raises(Conflict, match="mail-gateway-07"):
+            xc.take_publish_lease(engine, "other:1", T0, TTL)
+        xc.drop_publish_lease(engine, holder)
+        xc.take_publish_lease(engine, "other:1", T0, TTL)
+        engine.dispose()

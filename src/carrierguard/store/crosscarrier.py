@@ -4,7 +4,8 @@
 holds no name, date or address: a token is a VOPRF output only the evaluator could compute.
 ``xc_published`` lives at a carrier: what it last told the hub about each of its holders,
 so that ``carrierguard xc publish`` sends only what changed. Revision ``0010_cross_carrier``
-creates both.
+creates both; ``xc_usage`` (the hub's allowance per day) is 0011. The publish watermark and
+lease are named values in ``registry_state``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from carrierguard.errors import Conflict
 from carrierguard.store import audit
 from carrierguard.store.engine import dialect_insert
-from carrierguard.store.schema import Id, holders, lines, metadata
+from carrierguard.store.schema import Id, holders, lines, metadata, registry_state
 
 SIM_COLUMNS = ("voice", "data_sms", "data")
 
@@ -67,13 +68,7 @@ xc_published = Table(
     Index("ix_xc_published_token", "token"),
 )
 
-xc_state = Table(
-    "xc_state",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", String(64), nullable=False),
-)
-WATERMARK = "publish_watermark"
+WATERMARK = "xc_publish_watermark"  # a name in registry_state
 
 xc_usage = Table(
     "xc_usage",
@@ -339,11 +334,13 @@ def last_line_change(engine: Engine) -> datetime | None:
 def watermark(engine: Engine) -> datetime | None:
     """Where the last complete publish started (None: never published)."""
     with engine.connect() as conn:
-        value = conn.execute(select(xc_state.c.value).where(xc_state.c.name == WATERMARK)).scalar()
+        value = conn.execute(
+            select(registry_state.c.value).where(registry_state.c.name == WATERMARK)
+        ).scalar()
     return None if value is None else datetime.fromisoformat(value)
 
 
-PUBLISH_LEASE = "publish_lease"
+PUBLISH_LEASE = "xc_publish_lease"
 
 
 def take_publish_lease(engine: Engine, holder: str, now: datetime, ttl: timedelta) -> None:
@@ -356,10 +353,14 @@ def take_publish_lease(engine: Engine, holder: str, now: datetime, ttl: timedelt
     until = (now + ttl).isoformat()
     with engine.begin() as conn:
         row = conn.execute(
-            select(xc_state.c.value).where(xc_state.c.name == PUBLISH_LEASE).with_for_update()
+            select(registry_state.c.value)
+            .where(registry_state.c.name == PUBLISH_LEASE)
+            .with_for_update()
         ).scalar()
         if row is None:
-            conn.execute(xc_state.insert().values(name=PUBLISH_LEASE, value=f"{until} {holder}"))
+            conn.execute(
+                registry_state.insert().values(name=PUBLISH_LEASE, value=f"{until} {holder}")
+            )
             return
         expires, _, owner = row.partition(" ")
         if owner != holder and datetime.fromisoformat(expires) > now:
@@ -368,8 +369,8 @@ def take_publish_lease(engine: Engine, holder: str, now: datetime, ttl: timedelt
                 message_ja=f"別の送信処理（{owner}）が実行中です（{expires} まで）。",
             )
         conn.execute(
-            update(xc_state)
-            .where(xc_state.c.name == PUBLISH_LEASE)
+            update(registry_state)
+            .where(registry_state.c.name == PUBLISH_LEASE)
             .values(value=f"{until} {holder}")
         )
 
@@ -378,12 +379,14 @@ def drop_publish_lease(engine: Engine, holder: str) -> None:
     """Give the lease back, if ``holder`` still has it."""
     with engine.begin() as conn:
         value = conn.execute(
-            select(xc_state.c.value).where(xc_state.c.name == PUBLISH_LEASE).with_for_update()
+            select(registry_state.c.value)
+            .where(registry_state.c.name == PUBLISH_LEASE)
+            .with_for_update()
         ).scalar()
         if value is not None and value.partition(" ")[2] == holder:
             conn.execute(
-                delete(xc_state).where(
-                    and_(xc_state.c.name == PUBLISH_LEASE, xc_state.c.value == value)
+                delete(registry_state).where(
+                    and_(registry_state.c.name == PUBLISH_LEASE, registry_state.c.value == value)
                 )
             )
 
@@ -392,11 +395,11 @@ def forget_watermark(engine: Engine) -> None:
     """Make the next publish look at every holder (after an import, whose lines are stamped
     with the time it started)."""
     with engine.begin() as conn:
-        conn.execute(delete(xc_state).where(xc_state.c.name == WATERMARK))
+        conn.execute(delete(registry_state).where(registry_state.c.name == WATERMARK))
 
 
 def set_watermark(engine: Engine, when: datetime) -> None:
-    stmt = dialect_insert(engine, xc_state)
+    stmt = dialect_insert(engine, registry_state)
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(

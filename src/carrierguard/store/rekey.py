@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Connection, Engine, String, Table, and_, delete, select, update
+from sqlalchemy import Connection, Engine, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from carrierguard.contracts.identity_link import as_holder, candidate_strings, identity_string
@@ -23,14 +23,8 @@ from carrierguard.crypto import DataProtector
 from carrierguard.identity import KEY_VERSION
 from carrierguard.store.crosscarrier import mark_stale
 from carrierguard.store.engine import dialect_insert
-from carrierguard.store.schema import holder_blocks, holders, metadata
+from carrierguard.store.schema import holder_blocks, holders, registry_state
 
-registry_state = Table(
-    "registry_state",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
-)
 KEY_VERSION_NAME = "identity_key_version"
 #: Registries keyed before the version was recorded were keyed by version 1.
 UNRECORDED_VERSION = 1

@@ -238,3 +238,12 @@ holder_blocks = Table(
     Column("block", String(64), primary_key=True),
     Column("holder_id", Id, ForeignKey("holders.id"), primary_key=True),
 )
+
+#: Named values the registry keeps about itself: the identity key version (store.rekey),
+#: the cross-carrier publish watermark and lease (store.crosscarrier). Revision 0012.
+registry_state = Table(
+    "registry_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)

@@ -40,18 +40,12 @@ def upgrade() -> None:
     )
     # Our holders that share a token are published as a sum (store.crosscarrier).
     op.create_index("ix_xc_published_token", "xc_published", ["token"])
-    op.create_table(
-        "xc_state",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("value", sa.String(64), nullable=False),
-    )
     # An incremental publish looks for lines changed since its watermark.
     op.create_index("ix_lines_updated_at", "lines", ["updated_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_lines_updated_at", table_name="lines")
-    op.drop_table("xc_state")
     op.drop_index("ix_xc_published_token", table_name="xc_published")
     op.drop_table("xc_published")
     op.drop_table("xc_holdings")

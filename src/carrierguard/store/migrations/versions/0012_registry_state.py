@@ -1,4 +1,5 @@
-"""Registry state: facts about the stored data itself, such as the identity key version.
+"""Registry state: named values the registry keeps about itself (the identity key
+version, the cross-carrier publish watermark and lease).
 
 Revision ID: 0012_registry_state
 Revises: 0011_xc_usage
