@@ -12,6 +12,7 @@ import base64
 import contextlib
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -133,6 +134,18 @@ class LiveServer:
         done = self.cli("keys", "create", "--role", role, "--name", name)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
+
+    def create_user(self, username: str, role: str, password: str) -> str:
+        """``carrierguard users create`` for a person of ``role``; returns the TOTP secret."""
+        done = subprocess.run(
+            [*COMMAND, "users", "create", "--username", username, "--role", role,
+             "--password-stdin", "--db", self.db_url],
+            input=password + "\n", env=self.env, cwd=self.workdir, capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        secret = re.search(r"secret=([A-Z2-7]+)", done.stdout)
+        assert secret, done.stdout
+        return secret.group(1)
 
     def run_plain(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run ``carrierguard ARGS`` (no ``--db``) in this server's environment."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from carrierguard.store import crosscarrier as xc
 from carrierguard.store.engine import create_store_engine, migrate
 from carrierguard.web.ui.hub import JST
 from tests.conftest import REPO, need
-from tests.integration.live import COMMAND, LiveServer
+from tests.integration.live import LiveServer
 from tests.web.test_review_browser import CHROMIUM, PASSWORD
 
 ARTIFACTS = REPO / "test-artifacts" / "hub"
@@ -40,14 +38,7 @@ def test_hub_operator_sees_carriers_and_charts(tmp_path: Path) -> None:
         xc.publish(engine, carrier, rows, now)
         xc.charge(engine, carrier, day, "queried", queried, None)
     engine.dispose()
-    created = subprocess.run(
-        [*COMMAND, "users", "create", "--username", "hubadmin", "--role", "admin",
-         "--password-stdin", "--db", server.db_url],
-        input=PASSWORD + "\n", env=server.env, cwd=server.workdir, capture_output=True, text=True,
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    secret = re.search(r"secret=([A-Z2-7]+)", created.stdout)
-    assert secret, created.stdout
+    secret = server.create_user("hubadmin", "admin", PASSWORD)
     with server, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -56,7 +47,7 @@ def test_hub_operator_sees_carriers_and_charts(tmp_path: Path) -> None:
         page.goto(f"{server.base_url}/login")
         page.fill("#username", "hubadmin")
         page.fill("#password", PASSWORD)
-        page.fill("#code", pyotp.TOTP(secret.group(1)).now())
+        page.fill("#code", pyotp.TOTP(secret).now())
         page.click("button[type=submit]")
         page.wait_for_load_state()
         page.click("a[href='/hub']")
